@@ -1,0 +1,43 @@
+// Errors that travel to clients. Each class is named after the wire error a client expects, so
+// the HTTP layer maps any thrown ServiceError to its protocol's error shape mechanically.
+
+/** Base of every error a client is meant to see; `name` is the wire error name. */
+export class ServiceError extends Error {
+  readonly status: number;
+  constructor(message: string, status = 400) {
+    super(message);
+    this.status = status;
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+export class ResourceNotFoundException extends ServiceError {}
+export class ResourceInUseException extends ServiceError {}
+export class InvalidArgumentException extends ServiceError {}
+export class LimitExceededException extends ServiceError {}
+export class ProvisionedThroughputExceededException extends ServiceError {}
+export class ExpiredIteratorException extends ServiceError {}
+export class ExpiredNextTokenException extends ServiceError {}
+export class ValidationException extends ServiceError {}
+export class SerializationException extends ServiceError {}
+export class UnknownOperationException extends ServiceError {}
+export class AccessDeniedException extends ServiceError {
+  constructor(message: string) {
+    super(message, 403);
+  }
+}
+export class UnrecognizedClientException extends ServiceError {}
+export class InvalidSignatureException extends ServiceError {}
+export class IncompleteSignatureException extends ServiceError {}
+export class MissingAuthenticationTokenException extends ServiceError {
+  constructor(message: string) {
+    super(message, 403);
+  }
+}
+export class InternalFailure extends ServiceError {
+  constructor(message: string) {
+    super(message, 500);
+  }
+}
