@@ -41,3 +41,5 @@ export class InternalFailure extends ServiceError {
     super(message, 500);
   }
 }
+export class KMSNotFoundException extends ServiceError {}
+export class KMSInvalidStateException extends ServiceError {}

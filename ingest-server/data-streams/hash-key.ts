@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+
+/** The largest hash key: the hash key space is [0, 2^128 - 1]. */
+export const MAX_HASH_KEY = (1n << 128n) - 1n;
+
+/** The hash key a partition key routes by: its UTF-8 MD5 read as an unsigned 128-bit integer. */
+export function hashKeyOf(partitionKey: string): bigint {
+  return BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+}
+
+/** `count` contiguous ranges splitting [start, end] as evenly as integers allow. */
+export function splitEvenly(count: number, start = 0n, end = MAX_HASH_KEY): { start: bigint; end: bigint }[] {
+  const span = end - start + 1n;
+  const ranges: { start: bigint; end: bigint }[] = [];
+  for (let i = 0n; i < BigInt(count); i++) {
+    ranges.push({ start: start + (span * i) / BigInt(count), end: start + (span * (i + 1n)) / BigInt(count) - 1n });
+  }
+  return ranges;
+}

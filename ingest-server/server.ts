@@ -1,0 +1,163 @@
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import { readFile } from 'node:fs/promises';
+import { Logger, silentLogger } from '../lib/log.js';
+import { loadCredentialsFile } from './auth/credentials.js';
+import { verifySigV4 } from './auth/sigv4.js';
+import { DEFAULT_SETTINGS, type DataStreamsContext, type DataStreamsSettings } from './data-streams/context.js';
+import { loadKeyRing } from './data-streams/encryption.js';
+import { serveKinesis, type EndpointStats } from './data-streams/endpoint.js';
+import { retentionCutoff } from './data-streams/shards.js';
+import { Subscriptions } from './data-streams/subscriptions.js';
+import { ThroughputLimiter } from './data-streams/throughput.js';
+import { readBody } from './http/body.js';
+import { listen, type Listener } from './http/listener.js';
+import { encodeError, formatOf } from './protocol/aws-json.js';
+import { ServiceError } from './protocol/errors.js';
+import type { DataStreamStore } from './storage/data-stream-store.js';
+import { SqliteDataStreamStore } from './storage/sqlite/data-stream-store.js';
+
+// Base64 makes a 10 MiB PutRecords body about 13.4 MiB of JSON.
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const TRIM_INTERVAL_MS = 60_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface ServerOptions {
+  host?: string;
+  port?: number;
+  dataDir: string;
+  /** JSON file of access keys; without it requests are not authenticated (loopback only). */
+  credentialsFile?: string;
+  tls?: { certFile: string; keyFile: string };
+  encryptionKeysFile?: string;
+  enforceThroughput?: boolean;
+  settings?: Partial<DataStreamsSettings>;
+  log?: Logger;
+  /** Replaces the embedded store, e.g. with a distributed one. */
+  store?: DataStreamStore;
+  /** The clock; tests move it to see retention and iterator expiry. */
+  now?: () => number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  authenticated: boolean;
+  close(): Promise<void>;
+}
+
+/** Thrown for options that make no sense together; the message says which and why. */
+export class ServerOptionsError extends Error {}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Starts the ingest server: opens the store, then listens; resolves once it accepts requests. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const credentials = options.credentialsFile ? await loadCredentialsFile(options.credentialsFile) : undefined;
+  if (!credentials && !isLoopback(host)) {
+    throw new ServerOptionsError(`refusing to listen on ${host} without --credentials: unauthenticated access is only allowed on loopback`);
+  }
+  const tls = options.tls ? { cert: await readFile(options.tls.certFile), key: await readFile(options.tls.keyFile) } : undefined;
+
+  const store = options.store ?? new SqliteDataStreamStore(options.dataDir, { now });
+  await store.open();
+  const ctx: DataStreamsContext = {
+    store,
+    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    keys: await loadKeyRing(options.encryptionKeysFile, await store.secret('kms-default-key')),
+    iteratorSecret: await store.secret('shard-iterator-mac'),
+    ...(options.enforceThroughput ? { throughput: new ThroughputLimiter(now) } : {}),
+    subscriptions: new Subscriptions(now),
+    now,
+  };
+  const stats: EndpointStats = { requests: new Map(), errors: new Map() };
+  const inFlight = new Set<Promise<void>>();
+
+  const handle = async (request: http.IncomingMessage | http2.Http2ServerRequest, response: http.ServerResponse | http2.Http2ServerResponse) => {
+    const path = request.url ?? '/';
+    if (request.method === 'GET' && path === '/health') {
+      response.setHeader('content-type', 'application/json');
+      response.end('{"status":"ok"}');
+      return;
+    }
+    if (request.method === 'GET' && path === '/metrics') {
+      response.setHeader('content-type', 'text/plain; version=0.0.4');
+      response.end(metricsText(stats));
+      return;
+    }
+    const format = formatOf(header(request, 'content-type'));
+    try {
+      if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
+      const body = await readBody(request, MAX_BODY_BYTES);
+      if (credentials) {
+        verifySigV4({ method: request.method, path, headers: request.headers, body }, (accessKeyId) => credentials.get(accessKeyId), now());
+      }
+      await serveKinesis(ctx, log, stats, header(request, 'x-amz-target') ?? '', header(request, 'content-type'), body, response);
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      const encoded = encodeError(format, error);
+      response.statusCode = encoded.status;
+      for (const [name, value] of Object.entries(encoded.headers)) response.setHeader(name, value);
+      response.end(encoded.body);
+    }
+  };
+
+  const listener: Listener = await listen({ host, port: options.port ?? 4567, ...(tls ? { tls } : {}) }, (request, response) => {
+    const work = handle(request, response).catch((error) => {
+      log.error('request failed', { error });
+      if (!response.headersSent) response.statusCode = 500;
+      response.end();
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  });
+
+  const trimmer = setInterval(() => void trimExpired(ctx).catch((error) => log.warn('retention trim failed', { error })), TRIM_INTERVAL_MS);
+  trimmer.unref();
+  if (!credentials) log.warn('no --credentials given: requests are not authenticated; listening on loopback only', { host });
+  log.info('server listening', { url: listener.url, dataDir: options.dataDir, authenticated: Boolean(credentials) });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: listener.url,
+    port: listener.port,
+    authenticated: Boolean(credentials),
+    close() {
+      closing ??= (async () => {
+        clearInterval(trimmer);
+        ctx.subscriptions.endAll();
+        await listener.close(SHUTDOWN_GRACE_MS);
+        await Promise.allSettled([...inFlight]);
+        await store.close();
+        log.info('server stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function header(request: http.IncomingMessage | http2.Http2ServerRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Deletes records that have passed their stream's retention period. */
+export async function trimExpired(ctx: DataStreamsContext): Promise<void> {
+  for (const state of await ctx.store.listStreams()) {
+    const cutoff = retentionCutoff(state, ctx.now());
+    for (const shard of state.shards) await ctx.store.trim(state.uid, shard.index, cutoff);
+  }
+}
+
+function metricsText(stats: EndpointStats): string {
+  const lines = ['# HELP rivulet_requests_total Kinesis API requests by operation.', '# TYPE rivulet_requests_total counter'];
+  for (const [operation, count] of stats.requests) lines.push(`rivulet_requests_total{operation="${operation}"} ${count}`);
+  lines.push('# HELP rivulet_errors_total Kinesis API errors by wire error name.', '# TYPE rivulet_errors_total counter');
+  for (const [name, count] of stats.errors) lines.push(`rivulet_errors_total{error="${name}"} ${count}`);
+  return lines.join('\n') + '\n';
+}

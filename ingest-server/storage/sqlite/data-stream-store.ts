@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../../data-streams/model.js';
+import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
+import { Database, type PreparedStatement } from './database.js';
+
+// Record ids pack (shard key, position) into one rowid so that a shard's log is one contiguous
+// rowid range: reads and trims are range scans on the table's own b-tree, with no extra index
+// to maintain on the write path. The arithmetic happens in SQL, where integers are 64-bit.
+const SHARD_SPAN = 8796093022208; // 2^43 positions per shard, 2^20 shards
+const ROWS_PER_INSERT = 500;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS streams (uid INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shard_keys (
+  key INTEGER PRIMARY KEY AUTOINCREMENT, stream_uid INTEGER NOT NULL, shard_index INTEGER NOT NULL,
+  next_position INTEGER NOT NULL DEFAULT 1, UNIQUE (stream_uid, shard_index));
+CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, arrival_ms INTEGER NOT NULL, partition_key TEXT NOT NULL, data BLOB NOT NULL, key_id TEXT);
+CREATE TABLE IF NOT EXISTS arrivals (shard_key INTEGER NOT NULL, arrival_ms INTEGER NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (shard_key, arrival_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+`;
+
+interface ShardSlot {
+  key: number;
+  nextPosition: number;
+  lastArrival: number;
+}
+
+interface PendingAppend {
+  rows: { slot: ShardSlot; position: number; arrivalMs: number; entry: AppendEntry }[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface SqliteStoreOptions {
+  now?: () => number;
+}
+
+/**
+ * The embedded store: one SQLite database in WAL mode with synchronous=FULL, so a commit is on
+ * disk before it returns. Appends from concurrent requests are grouped into one transaction
+ * (group commit): durability costs one fsync per batch, not per request.
+ */
+export class SqliteDataStreamStore implements DataStreamStore {
+  private writer!: Database;
+  private reader!: Database;
+  private readonly now: () => number;
+  private readonly streams = new Map<string, StreamState>();
+  private readonly slots = new Map<string, ShardSlot>();
+  private readonly inserts = new Map<number, PreparedStatement>();
+  private readonly appended = new EventEmitter();
+  private pending: PendingAppend[] = [];
+  private flushQueued = false;
+  private writeChain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dir: string, options: SqliteStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.appended.setMaxListeners(0);
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, 'data-streams.sqlite');
+    this.writer = await Database.open(file);
+    await this.writer.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;');
+    await this.writer.exec(SCHEMA);
+    this.reader = await Database.open(file);
+    await this.reader.exec('PRAGMA busy_timeout=5000; PRAGMA query_only=1;');
+    for (const row of await this.writer.all<{ doc: string }>('SELECT doc FROM streams')) {
+      const state = JSON.parse(row.doc) as StreamState;
+      this.streams.set(state.name, state);
+    }
+    const keys = await this.writer.all<{ key: number; stream_uid: number; shard_index: number; next_position: number }>(
+      'SELECT key, stream_uid, shard_index, next_position FROM shard_keys',
+    );
+    for (const row of keys) {
+      this.slots.set(slotName(row.stream_uid, row.shard_index), { key: row.key, nextPosition: row.next_position, lastArrival: 0 });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.serially(async () => {});
+    for (const statement of this.inserts.values()) await statement.finalize();
+    this.inserts.clear();
+    await this.reader.close();
+    await this.writer.close();
+  }
+
+  async listStreams(): Promise<StreamState[]> {
+    return [...this.streams.values()];
+  }
+
+  async getStream(name: string): Promise<StreamState | undefined> {
+    return this.streams.get(name);
+  }
+
+  createStream(initial: Omit<StreamState, 'uid' | 'version'>): Promise<StreamState> {
+    return this.serially(async () => {
+      if (this.streams.has(initial.name)) throw new StreamExistsError(initial.name);
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        const { lastID } = await this.writer.run('INSERT INTO streams (name, doc) VALUES (?, ?)', [initial.name, '{}']);
+        const state: StreamState = { ...initial, uid: lastID, version: 1 };
+        await this.writer.run('UPDATE streams SET doc = ? WHERE uid = ?', [JSON.stringify(state), lastID]);
+        const added = await this.addShardSlots(state);
+        await this.writer.exec('COMMIT');
+        this.commitSlots(added);
+        this.streams.set(state.name, state);
+        return state;
+      } catch (error) {
+        await this.writer.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  updateStream(state: StreamState): Promise<void> {
+    return this.serially(async () => {
+      const stored = this.streams.get(state.name);
+      if (!stored || stored.uid !== state.uid || stored.version !== state.version - 1) throw new StaleStreamError(state.name);
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        await this.writer.run('UPDATE streams SET doc = ? WHERE uid = ?', [JSON.stringify(state), state.uid]);
+        const added = await this.addShardSlots(state);
+        await this.writer.exec('COMMIT');
+        this.commitSlots(added);
+        this.streams.set(state.name, state);
+      } catch (error) {
+        await this.writer.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  deleteStream(name: string, uid: number): Promise<void> {
+    return this.serially(async () => {
+      const stored = this.streams.get(name);
+      if (!stored || stored.uid !== uid) return;
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        await this.writer.run('DELETE FROM streams WHERE uid = ?', [uid]);
+        for (const shard of stored.shards) {
+          const slot = this.slots.get(slotName(uid, shard.index));
+          if (!slot) continue;
+          await this.writer.run(`DELETE FROM records WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1 + 1')}`, [slot.key]);
+          await this.writer.run('DELETE FROM arrivals WHERE shard_key = ?', [slot.key]);
+        }
+        await this.writer.run('DELETE FROM shard_keys WHERE stream_uid = ?', [uid]);
+        await this.writer.exec('COMMIT');
+      } catch (error) {
+        await this.writer.exec('ROLLBACK');
+        throw error;
+      }
+      this.streams.delete(name);
+      for (const shard of stored.shards) this.slots.delete(slotName(uid, shard.index));
+    });
+  }
+
+  append(entries: AppendEntry[]): Promise<AppendResult[]> {
+    const now = this.now();
+    const rows = entries.map((entry) => {
+      const slot = this.slot(entry.streamUid, entry.shardIndex);
+      // Arrival times never go backwards within a shard, so "first record at or after T" is a
+      // simple lookup even when the wall clock steps back.
+      slot.lastArrival = Math.max(slot.lastArrival, now);
+      return { slot, position: slot.nextPosition++, arrivalMs: slot.lastArrival, entry };
+    });
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ rows, resolve, reject });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        void this.serially(() => this.flush()).catch(() => {});
+      }
+    }).then(() => rows.map(({ position, arrivalMs }) => ({ position, arrivalMs })));
+  }
+
+  async read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]> {
+    const slot = this.slots.get(slotName(streamUid, shardIndex));
+    if (!slot) return [];
+    const range = `id >= ${shardStart('?1')} + CAST(?2 AS INTEGER) AND id < ${shardStart('?1 + 1')}`;
+    // Count first how many records fit in maxBytes, using only the rows' lengths, so that a
+    // shard of large records is never pulled into memory past the byte limit.
+    const fit = await this.reader.get<{ n: number }>(
+      `SELECT count(*) AS n FROM (SELECT SUM(len) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - len AS before
+         FROM (SELECT id, length(data) AS len FROM records WHERE ${range} ORDER BY id LIMIT ?3)) WHERE before < ?4`,
+      [slot.key, from, limit, maxBytes],
+    );
+    if (!fit || fit.n === 0) return [];
+    const rows = await this.reader.all<{ position: number; arrival_ms: number; partition_key: string; data: Buffer; key_id: string | null }>(
+      `SELECT id - ${shardStart('?1')} AS position, arrival_ms, partition_key, data, key_id FROM records WHERE ${range} ORDER BY id LIMIT ?3`,
+      [slot.key, from, fit.n],
+    );
+    return rows.map((row) => ({
+      position: row.position,
+      arrivalMs: row.arrival_ms,
+      partitionKey: row.partition_key,
+      data: row.data,
+      ...(row.key_id === null ? {} : { keyId: row.key_id }),
+    }));
+  }
+
+  async nextPosition(streamUid: number, shardIndex: number): Promise<number> {
+    return this.slots.get(slotName(streamUid, shardIndex))?.nextPosition ?? 1;
+  }
+
+  async positionAtTime(streamUid: number, shardIndex: number, atMs: number): Promise<number> {
+    const slot = this.slots.get(slotName(streamUid, shardIndex));
+    if (!slot) return 1;
+    const row = await this.reader.get<{ position: number }>(
+      'SELECT position FROM arrivals WHERE shard_key = ? AND arrival_ms >= ? ORDER BY arrival_ms LIMIT 1',
+      [slot.key, Math.ceil(atMs)],
+    );
+    return row?.position ?? slot.nextPosition;
+  }
+
+  trim(streamUid: number, shardIndex: number, beforeMs: number): Promise<void> {
+    return this.serially(async () => {
+      const slot = this.slots.get(slotName(streamUid, shardIndex));
+      if (!slot) return;
+      const keep = await this.writer.get<{ position: number }>(
+        'SELECT position FROM arrivals WHERE shard_key = ? AND arrival_ms >= ? ORDER BY arrival_ms LIMIT 1',
+        [slot.key, beforeMs],
+      );
+      const cut = keep?.position ?? slot.nextPosition;
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        await this.writer.run(`DELETE FROM records WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1')} + CAST(?2 AS INTEGER)`, [slot.key, cut]);
+        await this.writer.run('DELETE FROM arrivals WHERE shard_key = ? AND arrival_ms < ?', [slot.key, beforeMs]);
+        await this.writer.exec('COMMIT');
+      } catch (error) {
+        await this.writer.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  watch(streamUid: number, shardIndex: number, listener: () => void): () => void {
+    const event = slotName(streamUid, shardIndex);
+    this.appended.on(event, listener);
+    return () => this.appended.off(event, listener);
+  }
+
+  secret(name: string): Promise<Buffer> {
+    return this.serially(async () => {
+      const row = await this.writer.get<{ value: Buffer }>('SELECT value FROM secrets WHERE name = ?', [name]);
+      if (row) return row.value;
+      const value = randomBytes(32);
+      await this.writer.run('INSERT INTO secrets (name, value) VALUES (?, ?)', [name, value]);
+      return value;
+    });
+  }
+
+  private slot(streamUid: number, shardIndex: number): ShardSlot {
+    const slot = this.slots.get(slotName(streamUid, shardIndex));
+    // The API layer routes only to shards of a stream it just read, whose slots exist.
+    if (!slot) throw new Error(`no shard ${shardIndex} in stream ${streamUid}`);
+    return slot;
+  }
+
+  private async addShardSlots(state: StreamState): Promise<[string, ShardSlot][]> {
+    const added: [string, ShardSlot][] = [];
+    for (const shard of state.shards) {
+      const name = slotName(state.uid, shard.index);
+      if (this.slots.has(name)) continue;
+      const { lastID } = await this.writer.run('INSERT INTO shard_keys (stream_uid, shard_index) VALUES (?, ?)', [state.uid, shard.index]);
+      added.push([name, { key: lastID, nextPosition: 1, lastArrival: 0 }]);
+    }
+    return added;
+  }
+
+  private commitSlots(added: [string, ShardSlot][]): void {
+    for (const [name, slot] of added) this.slots.set(name, slot);
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const rows = batch.flatMap((append) => append.rows);
+    try {
+      await this.writer.exec('BEGIN IMMEDIATE');
+      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+        const chunk = rows.slice(start, start + ROWS_PER_INSERT);
+        const params: unknown[] = [];
+        for (const { slot, position, arrivalMs, entry } of chunk) {
+          params.push(slot.key, position, arrivalMs, entry.partitionKey, entry.data, entry.keyId ?? null);
+        }
+        await this.insertStatement(chunk.length).run(params);
+      }
+      const touched = new Map<ShardSlot, { first: number; arrivalMs: number }>();
+      for (const { slot, position, arrivalMs } of rows) {
+        if (!touched.has(slot)) touched.set(slot, { first: position, arrivalMs });
+      }
+      for (const [slot, { first, arrivalMs }] of touched) {
+        await this.writer.run('INSERT OR IGNORE INTO arrivals (shard_key, arrival_ms, position) VALUES (?, ?, ?)', [slot.key, arrivalMs, first]);
+        await this.writer.run('UPDATE shard_keys SET next_position = ? WHERE key = ?', [slot.nextPosition, slot.key]);
+      }
+      await this.writer.exec('COMMIT');
+    } catch (error) {
+      await this.writer.exec('ROLLBACK').catch(() => {});
+      for (const append of batch) append.reject(error);
+      return;
+    }
+    for (const append of batch) append.resolve();
+    const notified = new Set<string>();
+    for (const { entry } of rows) notified.add(slotName(entry.streamUid, entry.shardIndex));
+    for (const event of notified) this.appended.emit(event);
+  }
+
+  private insertStatement(rowCount: number): PreparedStatement {
+    let statement = this.inserts.get(rowCount);
+    if (!statement) {
+      const values = new Array(rowCount).fill(`(${shardStart('?')} + CAST(? AS INTEGER), ?, ?, ?, ?)`);
+      statement = this.writer.prepare(`INSERT INTO records (id, arrival_ms, partition_key, data, key_id) VALUES ${values.join(', ')}`);
+      this.inserts.set(rowCount, statement);
+    }
+    return statement;
+  }
+
+  /** Runs write work one piece at a time, in call order, on the single writer connection. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.writeChain.then(work);
+    this.writeChain = result.catch(() => {});
+    return result;
+  }
+}
+
+/** SQL for the first record id of the shard whose key the expression gives. */
+function shardStart(keyExpression: string): string {
+  return `CAST(${keyExpression} AS INTEGER) * ${SHARD_SPAN}`;
+}
+
+function slotName(streamUid: number, shardIndex: number): string {
+  return `${streamUid}:${shardIndex}`;
+}
