@@ -90,7 +90,7 @@ fi
 # ---------------------------------------------------------------------------
 build_stamp=dist/.rivulet-build-stamp
 src_dirs=()
-for d in cli ingest-server agent video hardware bench; do
+for d in cli lib ingest-server agent video hardware bench; do
   if [[ -d "$d" ]]; then src_dirs+=("$d"); fi
 done
 

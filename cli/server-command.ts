@@ -1,0 +1,100 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
+import { startServer, type RunningServer, type ServerOptions } from '../ingest-server/server.js';
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535.');
+  return parsed;
+}
+
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number of 0 or more.');
+  return parsed;
+}
+
+function logLevel(value: string): LogLevel {
+  if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of debug, info, warn, error.');
+  return value;
+}
+
+export interface ServerCommandOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  credentials?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  encryptionKeys?: string;
+  enforceThroughput?: boolean;
+  shardLimit: number;
+  stateChangeMs: number;
+  region: string;
+  accountId: string;
+  logLevel: LogLevel;
+}
+
+/** Adds the options `rivulet server` and `rivulet demo` share. */
+export function withServerOptions(command: Command): Command {
+  return command
+    .addOption(new Option('-p, --port <port>', 'port for HTTP/1.1 and HTTP/2 (h2c, or h2 with TLS)').default(4567).argParser(port))
+    .addOption(new Option('--host <address>', 'address to listen on; anything but loopback needs --credentials').default('127.0.0.1'))
+    .addOption(new Option('-d, --data-dir <dir>', 'where streams and records are stored').default('./.rivulet/data'))
+    .addOption(new Option('--credentials <file>', 'JSON file of SigV4 access keys: {"accessKeys":[{"accessKeyId":"…","secretAccessKey":"…"}]}'))
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate; serves HTTPS with ALPN h2 and http/1.1'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert'))
+    .addOption(new Option('--encryption-keys <file>', 'JSON file of keys for StartStreamEncryption: {"keys":[{"keyId":"alias/x","key":"<32 bytes hex or base64>"}]}'))
+    .addOption(new Option('--enforce-throughput', "enforce AWS's per-shard limits (1 MiB/s and 1000 records/s in, 2 MiB/s and 5 calls/s out)"))
+    .addOption(new Option('--shard-limit <count>', 'open shards allowed across all streams').default(500).argParser(positiveInteger))
+    .addOption(new Option('--state-change-ms <ms>', 'how long streams stay CREATING/UPDATING after a change').default(0).argParser(positiveInteger))
+    .addOption(new Option('--region <region>', 'region used in ARNs').default('us-east-1'))
+    .addOption(new Option('--account-id <id>', 'account id used in ARNs and messages').default('000000000000'))
+    .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').argParser(logLevel));
+}
+
+/** Builds startServer's options from the command line; fails on half-given TLS. */
+export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): ServerOptions {
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new InvalidArgumentError('--tls-cert and --tls-key go together.');
+  return {
+    host: options.host,
+    port: options.port,
+    dataDir: resolve(options.dataDir),
+    ...(options.credentials ? { credentialsFile: resolve(options.credentials) } : {}),
+    ...(options.tlsCert && options.tlsKey ? { tls: { certFile: resolve(options.tlsCert), keyFile: resolve(options.tlsKey) } } : {}),
+    ...(options.encryptionKeys ? { encryptionKeysFile: resolve(options.encryptionKeys) } : {}),
+    enforceThroughput: Boolean(options.enforceThroughput),
+    settings: { shardLimit: options.shardLimit, stateChangeMs: options.stateChangeMs, region: options.region, accountId: options.accountId },
+    log,
+  };
+}
+
+/** Stops the server on SIGTERM or SIGINT; a second signal exits at once. */
+export function stopOnSignals(server: RunningServer, log: Logger, alsoStop: () => void = () => {}): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log.info('shutting down', { signal });
+    alsoStop();
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        log.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+export function serverCommand(): Command {
+  return withServerOptions(new Command('server').description('run the ingest server (Kinesis Data Streams API)')).action(async (options: ServerCommandOptions) => {
+    const log = new Logger(options.logLevel, { component: 'server' });
+    const server = await startServer(serverOptionsFrom(options, log));
+    process.stdout.write(`Rivulet listening on ${server.url}\n`);
+    stopOnSignals(server, log);
+  });
+}
