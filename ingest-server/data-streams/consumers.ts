@@ -5,6 +5,7 @@ import type { DataStreamsContext } from './context.js';
 import type { ConsumerState, StreamState } from './model.js';
 import { pageToken, readPageToken } from './page-token.js';
 import { STREAM_ARN, changeStream, notFound } from './streams.js';
+import { checkTagCount, checkTags } from './tag-rules.js';
 
 const CONSUMER_NAME = { min: 1, max: 128, pattern: /[a-zA-Z0-9_.-]+/ };
 const CONSUMER_ARN = { min: 1, max: 2048, pattern: /^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+/ };
@@ -51,6 +52,8 @@ export async function registerStreamConsumer(ctx: DataStreamsContext, input: Inp
   const streamArn = input.requiredString('StreamARN', STREAM_ARN);
   const name = input.requiredString('ConsumerName', CONSUMER_NAME);
   const tags = input.stringMap('Tags') ?? {};
+  checkTags(tags);
+  checkTagCount(name, tags);
   const state = await streamByArn(ctx, streamArn);
   const now = ctx.now();
   const consumer: ConsumerState = {

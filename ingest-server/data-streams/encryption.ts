@@ -23,16 +23,19 @@ export class KeyRing {
     if (!this.keys.has(keyId)) throw new KMSNotFoundException(`Key '${keyId}' does not exist.`);
   }
 
-  encrypt(keyId: string, plaintext: Buffer): Buffer {
+  /** Seals base64 plaintext; returns the sealed record (nonce, ciphertext, tag) as base64. */
+  encrypt(keyId: string, plaintextBase64: string): string {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key(keyId), nonce);
-    return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    return Buffer.concat([nonce, cipher.update(Buffer.from(plaintextBase64, 'base64')), cipher.final(), cipher.getAuthTag()]).toString('base64');
   }
 
-  decrypt(keyId: string, sealed: Buffer): Buffer {
+  /** Opens what encrypt() sealed, back to base64 plaintext. */
+  decrypt(keyId: string, sealedBase64: string): string {
+    const sealed = Buffer.from(sealedBase64, 'base64');
     const decipher = createDecipheriv('aes-256-gcm', this.key(keyId), sealed.subarray(0, NONCE_BYTES));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('base64');
   }
 
   private key(keyId: string): Buffer {

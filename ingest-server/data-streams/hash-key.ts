@@ -3,9 +3,17 @@ import { createHash } from 'node:crypto';
 /** The largest hash key: the hash key space is [0, 2^128 - 1]. */
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
-/** The hash key a partition key routes by: its UTF-8 MD5 read as an unsigned 128-bit integer. */
-export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+// Routing compares hash keys as 32-digit lower-case hex: fixed width makes text order equal to
+// numeric order, and an MD5 digest already comes in that form, so the hot path needs no BigInt.
+
+/** The hash key a partition key routes by: its UTF-8 MD5 read as an unsigned 128-bit integer, as hex. */
+export function hashKeyHexOf(partitionKey: string): string {
+  return createHash('md5').update(partitionKey, 'utf8').digest('hex');
+}
+
+/** A hash key (decimal text or integer) as the 32-digit hex routing compares. */
+export function hashKeyHex(key: string | bigint): string {
+  return BigInt(key).toString(16).padStart(32, '0');
 }
 
 /** `count` contiguous ranges splitting [start, end] as evenly as integers allow. */

@@ -48,12 +48,15 @@ export interface StreamState {
   version: number;
 }
 
+// Record data is kept as the base64 text the JSON protocol carries it in both directions, so the
+// hot paths never decode or re-encode it; only CBOR clients and encryption touch the bytes.
+
 /** A record as the store keeps it; data is as stored (ciphertext when keyId is set). */
 export interface StoredRecord {
   position: number;
   arrivalMs: number;
   partitionKey: string;
-  data: Buffer;
+  dataBase64: string;
   keyId?: string;
 }
 
@@ -61,7 +64,7 @@ export interface AppendEntry {
   streamUid: number;
   shardIndex: number;
   partitionKey: string;
-  data: Buffer;
+  dataBase64: string;
   keyId?: string;
 }
 

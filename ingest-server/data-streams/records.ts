@@ -1,8 +1,8 @@
 import { InvalidArgumentException, ProvisionedThroughputExceededException, ResourceNotFoundException } from '../protocol/errors.js';
-import type { Input } from '../protocol/input.js';
+import type { EncodedBlob, Input } from '../protocol/input.js';
 import { Blob, Timestamp } from '../protocol/wire-values.js';
 import type { DataStreamsContext } from './context.js';
-import { MAX_HASH_KEY, hashKeyOf } from './hash-key.js';
+import { MAX_HASH_KEY, hashKeyHex, hashKeyHexOf } from './hash-key.js';
 import { openIterator, sealIterator } from './iterator.js';
 import type { ShardState, StreamState } from './model.js';
 import { formatSequenceNumber, parseSequenceNumber } from './sequence-number.js';
@@ -17,7 +17,7 @@ const ITERATOR_TYPES = ['AT_SEQUENCE_NUMBER', 'AFTER_SEQUENCE_NUMBER', 'TRIM_HOR
 export type StartingPositionType = (typeof ITERATOR_TYPES)[number];
 
 interface RecordToPut {
-  data: Buffer;
+  data: EncodedBlob;
   partitionKey: string;
   explicitHashKey?: string;
 }
@@ -53,9 +53,9 @@ interface PutOutcome {
 async function putAll(ctx: DataStreamsContext, state: StreamState, records: RecordToPut[]): Promise<PutOutcome[]> {
   const keyId = state.encryption.type === 'KMS' ? state.encryption.keyId : undefined;
   const outcomes: PutOutcome[] = records.map((record) => {
-    const hashKey = record.explicitHashKey !== undefined ? BigInt(record.explicitHashKey) : hashKeyOf(record.partitionKey);
+    const hashKey = record.explicitHashKey !== undefined ? hashKeyHex(record.explicitHashKey) : hashKeyHexOf(record.partitionKey);
     const shard = shardForHashKey(state, hashKey);
-    const bytes = record.data.length + Buffer.byteLength(record.partitionKey);
+    const bytes = record.data.byteLength + Buffer.byteLength(record.partitionKey);
     if (ctx.throughput && !ctx.throughput.admitWrite(`${state.uid}:${shard.index}`, bytes)) {
       return { shard, error: new ProvisionedThroughputExceededException(`Rate exceeded for shard ${shard.shardId} in stream ${state.name} under account ${ctx.settings.accountId}.`) };
     }
@@ -67,7 +67,7 @@ async function putAll(ctx: DataStreamsContext, state: StreamState, records: Reco
       streamUid: state.uid,
       shardIndex: outcome.shard.index,
       partitionKey: record.partitionKey,
-      data: keyId ? ctx.keys.encrypt(keyId, record.data) : record.data,
+      dataBase64: keyId ? ctx.keys.encrypt(keyId, record.data.base64) : record.data.base64,
       ...(keyId ? { keyId } : {}),
     })),
   );
@@ -77,7 +77,7 @@ async function putAll(ctx: DataStreamsContext, state: StreamState, records: Reco
 
 function checkRecordSize(state: StreamState, record: RecordToPut): void {
   const limit = state.maxRecordSizeKiB * 1024;
-  if (record.data.length + Buffer.byteLength(record.partitionKey) > limit) {
+  if (record.data.byteLength + Buffer.byteLength(record.partitionKey) > limit) {
     throw new InvalidArgumentException(`Record size (data plus partition key) exceeds the stream's maximum record size of ${limit} bytes.`);
   }
 }
@@ -102,7 +102,7 @@ export async function putRecords(ctx: DataStreamsContext, input: Input): Promise
   const state = await writableStream(ctx, input);
   records.forEach((record) => checkRecordSize(state, record));
   const requestLimit = state.maxRecordSizeKiB > 1024 ? 10 * 1024 * 1024 : 5 * 1024 * 1024;
-  const total = records.reduce((sum, record) => sum + record.data.length + Buffer.byteLength(record.partitionKey), 0);
+  const total = records.reduce((sum, record) => sum + record.data.byteLength + Buffer.byteLength(record.partitionKey), 0);
   if (total > requestLimit) throw new InvalidArgumentException(`Records size exceeds ${requestLimit / 1024 / 1024} MB limit`);
   const outcomes = await putAll(ctx, state, records);
   return {
@@ -171,6 +171,10 @@ export interface ShardPage {
 /** Reads up to `limit` records from `from`, decrypted and within retention. */
 export async function readShardPage(ctx: DataStreamsContext, state: StreamState, shard: ShardState, from: number, limit: number): Promise<ShardPage> {
   const now = ctx.now();
+  // Taken before the read: if every record of the closed shard was durable by then, an empty
+  // read means the reader is past its last record, even when positions before the tip were
+  // never used or have been trimmed.
+  const durable = shard.closedAt !== undefined ? await ctx.store.durablePosition(state.uid, shard.index) : undefined;
   const stored = await ctx.store.read(state.uid, shard.index, from, limit, MAX_GET_BYTES);
   const cutoff = retentionCutoff(state, now);
   const kept = stored.filter((record) => record.arrivalMs >= cutoff);
@@ -179,8 +183,8 @@ export async function readShardPage(ctx: DataStreamsContext, state: StreamState,
   const tip = await ctx.store.nextPosition(state.uid, shard.index);
   let bytes = 0;
   const records = kept.map((record) => {
-    const data = record.keyId ? ctx.keys.decrypt(record.keyId, record.data) : record.data;
-    bytes += data.length;
+    const data = record.keyId ? ctx.keys.decrypt(record.keyId, record.dataBase64) : record.dataBase64;
+    bytes += (data.length * 3) / 4;
     return {
       SequenceNumber: formatSequenceNumber(shard.index, record.position),
       ApproximateArrivalTimestamp: new Timestamp(record.arrivalMs),
@@ -190,7 +194,7 @@ export async function readShardPage(ctx: DataStreamsContext, state: StreamState,
     };
   });
   const millisBehindLatest = last && last.position < tip - 1 ? Math.max(0, now - last.arrivalMs) : 0;
-  const finished = shard.closedAt !== undefined && next >= tip;
+  const finished = shard.closedAt !== undefined && (next >= tip || (stored.length === 0 && durable! >= tip));
   return {
     records,
     ...(finished ? { childShards: childShards(state, shard) } : { next }),

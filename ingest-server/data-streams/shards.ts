@@ -1,5 +1,6 @@
 import { ResourceNotFoundException } from '../protocol/errors.js';
 import type { DataStreamsContext } from './context.js';
+import { hashKeyHex } from './hash-key.js';
 import type { ShardState, StreamState } from './model.js';
 
 const HOUR_MS = 3_600_000;
@@ -19,12 +20,41 @@ export function openShards(state: StreamState): ShardState[] {
   return state.shards.filter((shard) => shard.closedAt === undefined);
 }
 
-/** The open shard whose hash key range holds the key. */
-export function shardForHashKey(state: StreamState, hashKey: bigint): ShardState {
-  const shard = openShards(state).find((candidate) => BigInt(candidate.startingHashKey) <= hashKey && hashKey <= BigInt(candidate.endingHashKey));
+interface Route {
+  start: string;
+  end: string;
+  shard: ShardState;
+}
+
+// Stream states are immutable snapshots (every change stores a new object), so the routing
+// table built for one can be kept for as long as that snapshot is in use.
+const routes = new WeakMap<StreamState, Route[]>();
+
+function routesOf(state: StreamState): Route[] {
+  let table = routes.get(state);
+  if (!table) {
+    table = openShards(state)
+      .map((shard) => ({ start: hashKeyHex(shard.startingHashKey), end: hashKeyHex(shard.endingHashKey), shard }))
+      .sort((a, b) => (a.start < b.start ? -1 : 1));
+    routes.set(state, table);
+  }
+  return table;
+}
+
+/** The open shard whose hash key range holds the key (32-digit hex, see hash-key.ts). */
+export function shardForHashKey(state: StreamState, hashKeyHex: string): ShardState {
+  const table = routesOf(state);
+  let low = 0;
+  let high = table.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const route = table[middle]!;
+    if (hashKeyHex < route.start) high = middle - 1;
+    else if (hashKeyHex > route.end) low = middle + 1;
+    else return route.shard;
+  }
   // Open shards always cover the whole key space; resharding keeps that true.
-  if (!shard) throw new Error(`no open shard of ${state.name} holds hash key ${hashKey}`);
-  return shard;
+  throw new Error(`no open shard of ${state.name} holds hash key ${hashKeyHex}`);
 }
 
 /** A visible shard by id, or ResourceNotFoundException as AWS words it. */

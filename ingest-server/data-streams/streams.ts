@@ -8,6 +8,7 @@ import type { ShardState, StreamMode, StreamState } from './model.js';
 import { pageToken, readPageToken } from './page-token.js';
 import { formatSequenceNumber, formatShardId } from './sequence-number.js';
 import { openShards, visibleShards } from './shards.js';
+import { checkTagCount, checkTags } from './tag-rules.js';
 
 export const STREAM_NAME = { min: 1, max: 128, pattern: /[a-zA-Z0-9_.-]+/ };
 export const STREAM_ARN = { min: 1, max: 2048, pattern: /arn:aws.*:kinesis:.*:\d{12}:stream\/\S+/ };
@@ -45,7 +46,9 @@ export function notFound(ctx: DataStreamsContext, name: string): ResourceNotFoun
 export async function findStream(ctx: DataStreamsContext, input: Input): Promise<StreamState> {
   const name = streamNameOf(input);
   const state = await ctx.store.getStream(name);
-  if (!state) throw notFound(ctx, name);
+  // An ARN also names an account and region: a stream of the same name here is not that one.
+  const arn = input.string('StreamARN');
+  if (!state || (arn !== undefined && arn !== state.arn)) throw notFound(ctx, name);
   return state;
 }
 
@@ -117,19 +120,24 @@ export async function checkShardLimit(ctx: DataStreamsContext, more: number): Pr
   }
 }
 
+/** Fails with LimitExceededException when one more ON_DEMAND stream would pass the account limit. */
+async function checkOnDemandStreamLimit(ctx: DataStreamsContext): Promise<void> {
+  const onDemand = (await ctx.store.listStreams()).filter((state) => state.mode === 'ON_DEMAND').length;
+  if (onDemand >= ctx.settings.onDemandStreamLimit) {
+    throw new LimitExceededException(`This request would exceed the on-demand stream limit of ${ctx.settings.onDemandStreamLimit} for the account ${ctx.settings.accountId}.`);
+  }
+}
+
 export async function createStream(ctx: DataStreamsContext, input: Input): Promise<object> {
   const name = input.requiredString('StreamName', STREAM_NAME);
   const mode: StreamMode = input.object('StreamModeDetails')?.requiredEnumeration('StreamMode', STREAM_MODES) ?? 'PROVISIONED';
   const requested = input.integer('ShardCount', { min: 1 });
   if (mode === 'PROVISIONED' && requested === undefined) throw new InvalidArgumentException('ShardCount is required for a PROVISIONED stream.');
   const tags = input.stringMap('Tags') ?? {};
+  checkTags(tags);
+  checkTagCount(name, tags);
   const shardCount = requested ?? ON_DEMAND_SHARDS;
-  if (mode === 'ON_DEMAND') {
-    const onDemand = (await ctx.store.listStreams()).filter((state) => state.mode === 'ON_DEMAND').length;
-    if (onDemand >= ctx.settings.onDemandStreamLimit) {
-      throw new LimitExceededException(`This request would exceed the on-demand stream limit of ${ctx.settings.onDemandStreamLimit} for the account ${ctx.settings.accountId}.`);
-    }
-  }
+  if (mode === 'ON_DEMAND') await checkOnDemandStreamLimit(ctx);
   await checkShardLimit(ctx, shardCount);
   const now = ctx.now();
   try {
@@ -287,6 +295,7 @@ export async function updateStreamMode(ctx: DataStreamsContext, input: Input): P
   const state = await findActiveStream(ctx, input);
   if (state.arn !== arn) throw notFound(ctx, state.name);
   if (state.mode === mode) throw new InvalidArgumentException(`Stream ${state.name} is already in ${mode} mode.`);
+  if (mode === 'ON_DEMAND') await checkOnDemandStreamLimit(ctx);
   await changeStream(ctx, state, (draft) => {
     draft.mode = mode;
     settle(ctx, draft, 'UPDATING');

@@ -1,24 +1,11 @@
-import { InvalidArgumentException, LimitExceededException, ResourceNotFoundException } from '../protocol/errors.js';
+import { InvalidArgumentException, ResourceNotFoundException } from '../protocol/errors.js';
 import type { Input } from '../protocol/input.js';
 import type { DataStreamsContext } from './context.js';
 import type { StreamState } from './model.js';
 import { changeStream, findStream } from './streams.js';
+import { checkTags, merged } from './tag-rules.js';
 
-const MAX_TAGS = 50;
 const TAG_KEY = { min: 1, max: 128 };
-
-function checkTags(tags: Record<string, string>): void {
-  for (const [key, value] of Object.entries(tags)) {
-    if (key.length < 1 || key.length > 128) throw new InvalidArgumentException(`Tag key ${key} must be 1 to 128 characters long.`);
-    if (value.length > 256) throw new InvalidArgumentException(`Tag value for key ${key} must be at most 256 characters long.`);
-  }
-}
-
-function merged(name: string, existing: Record<string, string>, added: Record<string, string>): Record<string, string> {
-  const tags = { ...existing, ...added };
-  if (Object.keys(tags).length > MAX_TAGS) throw new LimitExceededException(`Failed to add tags to ${name}: a resource can have at most ${MAX_TAGS} tags.`);
-  return tags;
-}
 
 function without(existing: Record<string, string>, keys: string[]): Record<string, string> {
   return Object.fromEntries(Object.entries(existing).filter(([key]) => !keys.includes(key)));

@@ -2,10 +2,12 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
 
 /** A request handler that serves HTTP/1.1 and HTTP/2 alike through node's compatibility API. */
-export type RequestHandler = (request: http.IncomingMessage | http2.Http2ServerRequest, response: http.ServerResponse | http2.Http2ServerResponse) => void;
+export type RequestHandler = (request: http.IncomingMessage | http2.Http2ServerRequest, response: Response) => void;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
 
 export interface ListenOptions {
   host: string;
@@ -31,31 +33,62 @@ const HTTP2_PREFACE_START = Buffer.from('PRI');
 export async function listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.Http2Session>();
+  // HTTP/1.1 connections, and plain ones not yet identified, with the responses in flight on
+  // each. node's own idle tracking (closeIdleConnections) only works for an http.Server that
+  // listens itself, which ours does not, and never counts a connection that has not sent a
+  // request yet as idle; so close() uses this to end idle connections at once and the others
+  // right after their last response, instead of waiting out the grace period.
+  const http1 = new Map<Duplex, Set<Response>>();
+  let closing = false;
   let front: net.Server;
-  let h1: http.Server | undefined;
+
+  const tracked: RequestHandler = (request, response) => {
+    const inFlight = request.httpVersionMajor < 2 ? http1.get(request.socket) : undefined;
+    if (inFlight) {
+      const socket = request.socket;
+      inFlight.add(response);
+      if (closing) response.setHeader('connection', 'close');
+      response.once('close', () => {
+        inFlight.delete(response);
+        if (closing && inFlight.size === 0 && http1.has(socket)) closeSoon(socket);
+      });
+    }
+    handler(request, response);
+  };
+  const trackHttp1 = (socket: Duplex) => {
+    http1.set(socket, new Set());
+    socket.once('close', () => http1.delete(socket));
+  };
 
   if (options.tls) {
-    const secure = http2.createSecureServer({ allowHTTP1: true, cert: options.tls.cert, key: options.tls.key }, handler);
+    const secure = http2.createSecureServer({ allowHTTP1: true, cert: options.tls.cert, key: options.tls.key }, tracked);
     secure.on('session', (session) => trackSession(sessions, session));
+    secure.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol !== 'h2') trackHttp1(socket);
+    });
     front = secure;
   } else {
-    h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
-    const h2 = http2.createServer({}, handler);
+    const h1 = http.createServer({ keepAliveTimeout: 65_000 }, tracked);
+    const h2 = http2.createServer({}, tracked);
     h2.on('session', (session) => trackSession(sessions, session));
-    const plain = h1;
-    front = net.createServer((socket) =>
+    front = net.createServer((socket) => {
+      trackHttp1(socket);
       sniff(socket, (head) => {
         if (head.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
+          http1.delete(socket);
           h2.emit('connection', replaying(socket, head));
         } else {
           socket.unshift(head);
-          plain.emit('connection', socket);
+          h1.emit('connection', socket);
           socket.resume();
         }
-      }),
-    );
+      });
+    });
   }
   front.on('connection', (socket: Socket) => {
+    // Responses are small and latency matters; the HTTP/2 path goes through a wrapper stream
+    // that would otherwise leave Nagle's algorithm on for the real socket.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -74,19 +107,26 @@ export async function listen(options: ListenOptions, handler: RequestHandler): P
     port,
     url: `${options.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,
     async close(graceMs: number) {
+      closing = true;
       const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      h1?.closeIdleConnections();
+      for (const [socket, inFlight] of http1) {
+        if (inFlight.size === 0) closeSoon(socket);
+        for (const response of inFlight) if (!response.headersSent) response.setHeader('connection', 'close');
+      }
       for (const session of sessions) session.close();
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
-      // Keep-alive HTTP/1.1 sockets that go idle after their last response are closed too.
-      const idle = setInterval(() => h1?.closeIdleConnections(), 100);
       await closed;
       clearTimeout(timer);
-      clearInterval(idle);
     },
   };
+}
+
+/** Closes a connection once what was written to it has been handed to the OS. */
+function closeSoon(socket: Duplex): void {
+  if (socket.writableLength === 0) socket.destroy();
+  else socket.end(() => socket.destroy());
 }
 
 function trackSession(sessions: Set<http2.Http2Session>, session: http2.Http2Session): void {

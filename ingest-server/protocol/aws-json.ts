@@ -45,7 +45,7 @@ export function encodeError(format: BodyFormat, error: ServiceError): { status: 
 
 /** Replaces wire values with what the CBOR encoder writes for them. */
 function forCbor(value: unknown): unknown {
-  if (value instanceof Blob) return value.bytes;
+  if (value instanceof Blob) return Buffer.from(value.base64, 'base64');
   if (value instanceof Timestamp) return new Tag(BigInt(Math.round(value.ms)), 1);
   if (Array.isArray(value)) return value.map(forCbor);
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {

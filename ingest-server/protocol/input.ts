@@ -10,6 +10,14 @@ interface StringRule {
   pattern?: RegExp;
 }
 
+/** Binary data as base64 text, with the length of the bytes it stands for. */
+export interface EncodedBlob {
+  base64: string;
+  byteLength: number;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 interface NumberRule {
   min?: number;
   max?: number;
@@ -74,24 +82,29 @@ export class Input {
     return value;
   }
 
-  /** A blob: base64 text in JSON, a byte string in CBOR. */
-  blob(member: string, maxBytes?: number): Buffer | undefined {
+  /**
+   * A blob as padded base64 and its decoded length: JSON carries base64 text, which is checked
+   * and kept as it is; CBOR carries a byte string, which is encoded.
+   */
+  blob(member: string, maxBytes?: number): EncodedBlob | undefined {
     const value = this.body[member];
     if (value === undefined || value === null) return undefined;
-    let bytes: Buffer;
+    let blob: EncodedBlob;
     if (typeof value === 'string') {
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 === 1) throw new SerializationException(`${member} is not valid base64.`);
-      bytes = Buffer.from(value, 'base64');
+      if (value.length % 4 === 1 || !BASE64.test(value)) throw new SerializationException(`${member} is not valid base64.`);
+      const base64 = value.length % 4 === 0 ? value : value + '='.repeat(4 - (value.length % 4));
+      const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+      blob = { base64, byteLength: (base64.length / 4) * 3 - padding };
     } else if (value instanceof Uint8Array) {
-      bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      blob = { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'), byteLength: value.byteLength };
     } else {
       throw new SerializationException(`${member} must be a blob.`);
     }
-    if (maxBytes !== undefined && bytes.length > maxBytes) throw constraint(member, 'Buffer', `Member must have length less than or equal to ${maxBytes}`, true);
-    return bytes;
+    if (maxBytes !== undefined && blob.byteLength > maxBytes) throw constraint(member, 'Buffer', `Member must have length less than or equal to ${maxBytes}`, true);
+    return blob;
   }
 
-  requiredBlob(member: string, maxBytes?: number): Buffer {
+  requiredBlob(member: string, maxBytes?: number): EncodedBlob {
     return this.blob(member, maxBytes) ?? missing(member);
   }
 

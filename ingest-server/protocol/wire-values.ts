@@ -9,10 +9,10 @@ export class Timestamp {
   }
 }
 
-/** Binary data: base64 text in JSON, a byte string in CBOR. */
+/** Binary data, held as base64: base64 text in JSON, a byte string in CBOR. */
 export class Blob {
-  constructor(readonly bytes: Buffer) {}
+  constructor(readonly base64: string) {}
   toJSON(): string {
-    return this.bytes.toString('base64');
+    return this.base64;
   }
 }

@@ -22,10 +22,12 @@ export interface DataStreamStore {
   deleteStream(name: string, uid: number): Promise<void>;
 
   append(entries: AppendEntry[]): Promise<AppendResult[]>;
-  /** Records with position >= from, in order, stopping at limit records or once maxBytes is reached. */
+  /** Records with position >= from, in order, stopping at limit records or once maxBytes of data is reached. */
   read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]>;
   /** The position the next record appended to this shard will get at the earliest. */
   nextPosition(streamUid: number, shardIndex: number): Promise<number>;
+  /** The position below which every record appended so far is durable, and so readable unless trimmed. */
+  durablePosition(streamUid: number, shardIndex: number): Promise<number>;
   /** The first position whose arrival is at or after atMs (nextPosition when none is). */
   positionAtTime(streamUid: number, shardIndex: number, atMs: number): Promise<number>;
   /** Deletes records that arrived before beforeMs. */

@@ -6,18 +6,27 @@ import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../..
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
 import { Database, type PreparedStatement } from './database.js';
 
-// Record ids pack (shard key, position) into one rowid so that a shard's log is one contiguous
-// rowid range: reads and trims are range scans on the table's own b-tree, with no extra index
-// to maintain on the write path. The arithmetic happens in SQL, where integers are 64-bit.
+// A shard's log is stored as chunks: runs of consecutive records, one SQLite row each, written
+// by one group commit. SQLite's cost is per row, so a commit of thousands of records costs a few
+// row inserts. A chunk's rowid packs (shard key, first position), which makes a shard's log one
+// contiguous rowid range: reads and trims are range scans on the table's own b-tree, with no
+// index to maintain. The arithmetic happens in SQL, where integers are 64-bit.
 const SHARD_SPAN = 8796093022208; // 2^43 positions per shard, 2^20 shards
-const ROWS_PER_INSERT = 500;
+const CHUNK_RECORDS = 1000;
+const CHUNK_CHARS = 1024 * 1024;
+const CHUNKS_PER_STATEMENT = 64;
+const CHUNKS_PER_READ = 16;
+
+const INSERT_ARRIVALS = `INSERT OR IGNORE INTO arrivals (shard_key, arrival_ms, position) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`;
+const UPDATE_POSITIONS = `UPDATE shard_keys SET next_position = batch.value ->> 1 FROM json_each(?) AS batch WHERE shard_keys.key = batch.value ->> 0`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS streams (uid INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shard_keys (
   key INTEGER PRIMARY KEY AUTOINCREMENT, stream_uid INTEGER NOT NULL, shard_index INTEGER NOT NULL,
   next_position INTEGER NOT NULL DEFAULT 1, UNIQUE (stream_uid, shard_index));
-CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, arrival_ms INTEGER NOT NULL, partition_key TEXT NOT NULL, data BLOB NOT NULL, key_id TEXT);
+-- body: JSON [[arrival_ms, partition_key, data_base64, key_id or 0], ...] for positions id - shard start onwards
+CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS arrivals (shard_key INTEGER NOT NULL, arrival_ms INTEGER NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (shard_key, arrival_ms)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
@@ -25,6 +34,8 @@ CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 interface ShardSlot {
   key: number;
   nextPosition: number;
+  /** Positions below this are committed; nextPosition also counts appends still pending. */
+  durablePosition: number;
   lastArrival: number;
 }
 
@@ -49,7 +60,8 @@ export class SqliteDataStreamStore implements DataStreamStore {
   private readonly now: () => number;
   private readonly streams = new Map<string, StreamState>();
   private readonly slots = new Map<string, ShardSlot>();
-  private readonly inserts = new Map<number, PreparedStatement>();
+  private statements!: { insertArrivals: PreparedStatement; updatePositions: PreparedStatement };
+  private readonly chunkInserts = new Map<number, PreparedStatement>();
   private readonly appended = new EventEmitter();
   private pending: PendingAppend[] = [];
   private flushQueued = false;
@@ -66,6 +78,10 @@ export class SqliteDataStreamStore implements DataStreamStore {
     this.writer = await Database.open(file);
     await this.writer.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;');
     await this.writer.exec(SCHEMA);
+    this.statements = {
+      insertArrivals: this.writer.prepare(INSERT_ARRIVALS),
+      updatePositions: this.writer.prepare(UPDATE_POSITIONS),
+    };
     this.reader = await Database.open(file);
     await this.reader.exec('PRAGMA busy_timeout=5000; PRAGMA query_only=1;');
     for (const row of await this.writer.all<{ doc: string }>('SELECT doc FROM streams')) {
@@ -76,14 +92,13 @@ export class SqliteDataStreamStore implements DataStreamStore {
       'SELECT key, stream_uid, shard_index, next_position FROM shard_keys',
     );
     for (const row of keys) {
-      this.slots.set(slotName(row.stream_uid, row.shard_index), { key: row.key, nextPosition: row.next_position, lastArrival: 0 });
+      this.slots.set(slotName(row.stream_uid, row.shard_index), { key: row.key, nextPosition: row.next_position, durablePosition: row.next_position, lastArrival: 0 });
     }
   }
 
   async close(): Promise<void> {
     await this.serially(async () => {});
-    for (const statement of this.inserts.values()) await statement.finalize();
-    this.inserts.clear();
+    for (const statement of [...Object.values(this.statements), ...this.chunkInserts.values()]) await statement.finalize();
     await this.reader.close();
     await this.writer.close();
   }
@@ -144,7 +159,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
         for (const shard of stored.shards) {
           const slot = this.slots.get(slotName(uid, shard.index));
           if (!slot) continue;
-          await this.writer.run(`DELETE FROM records WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1 + 1')}`, [slot.key]);
+          await this.writer.run(`DELETE FROM chunks WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1 + 1')}`, [slot.key]);
           await this.writer.run('DELETE FROM arrivals WHERE shard_key = ?', [slot.key]);
         }
         await this.writer.run('DELETE FROM shard_keys WHERE stream_uid = ?', [uid]);
@@ -179,30 +194,40 @@ export class SqliteDataStreamStore implements DataStreamStore {
   async read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]> {
     const slot = this.slots.get(slotName(streamUid, shardIndex));
     if (!slot) return [];
-    const range = `id >= ${shardStart('?1')} + CAST(?2 AS INTEGER) AND id < ${shardStart('?1 + 1')}`;
-    // Count first how many records fit in maxBytes, using only the rows' lengths, so that a
-    // shard of large records is never pulled into memory past the byte limit.
-    const fit = await this.reader.get<{ n: number }>(
-      `SELECT count(*) AS n FROM (SELECT SUM(len) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - len AS before
-         FROM (SELECT id, length(data) AS len FROM records WHERE ${range} ORDER BY id LIMIT ?3)) WHERE before < ?4`,
-      [slot.key, from, limit, maxBytes],
-    );
-    if (!fit || fit.n === 0) return [];
-    const rows = await this.reader.all<{ position: number; arrival_ms: number; partition_key: string; data: Buffer; key_id: string | null }>(
-      `SELECT id - ${shardStart('?1')} AS position, arrival_ms, partition_key, data, key_id FROM records WHERE ${range} ORDER BY id LIMIT ?3`,
-      [slot.key, from, fit.n],
-    );
-    return rows.map((row) => ({
-      position: row.position,
-      arrivalMs: row.arrival_ms,
-      partitionKey: row.partition_key,
-      data: row.data,
-      ...(row.key_id === null ? {} : { keyId: row.key_id }),
-    }));
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    // The first query starts at the chunk holding `from` (the last one starting at or before it).
+    let lower = `(SELECT coalesce(max(id), ${shardStart('?1')}) FROM chunks WHERE id >= ${shardStart('?1')} AND id <= ${shardStart('?1')} + CAST(?2 AS INTEGER))`;
+    let after = from;
+    for (;;) {
+      const chunks = await this.reader.all<{ first: number; body: string }>(
+        `SELECT id - ${shardStart('?1')} AS first, body FROM chunks WHERE id >= ${lower} AND id < ${shardStart('?1 + 1')} ORDER BY id LIMIT ${CHUNKS_PER_READ}`,
+        [slot.key, after],
+      );
+      for (const chunk of chunks) {
+        const entries = JSON.parse(chunk.body) as [number, string, string, string | 0][];
+        for (let offset = 0; offset < entries.length; offset++) {
+          const position = chunk.first + offset;
+          if (position < from) continue;
+          const [arrivalMs, partitionKey, dataBase64, keyId] = entries[offset]!;
+          const size = (dataBase64.length * 3) / 4;
+          if (records.length >= limit || (records.length > 0 && bytes + size > maxBytes)) return records;
+          bytes += size;
+          records.push(keyId === 0 ? { position, arrivalMs, partitionKey, dataBase64 } : { position, arrivalMs, partitionKey, dataBase64, keyId });
+        }
+      }
+      if (chunks.length < CHUNKS_PER_READ) return records;
+      lower = `${shardStart('?1')} + CAST(?2 AS INTEGER)`;
+      after = chunks[chunks.length - 1]!.first + 1;
+    }
   }
 
   async nextPosition(streamUid: number, shardIndex: number): Promise<number> {
     return this.slots.get(slotName(streamUid, shardIndex))?.nextPosition ?? 1;
+  }
+
+  async durablePosition(streamUid: number, shardIndex: number): Promise<number> {
+    return this.slots.get(slotName(streamUid, shardIndex))?.durablePosition ?? 1;
   }
 
   async positionAtTime(streamUid: number, shardIndex: number, atMs: number): Promise<number> {
@@ -226,7 +251,10 @@ export class SqliteDataStreamStore implements DataStreamStore {
       const cut = keep?.position ?? slot.nextPosition;
       await this.writer.exec('BEGIN IMMEDIATE');
       try {
-        await this.writer.run(`DELETE FROM records WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1')} + CAST(?2 AS INTEGER)`, [slot.key, cut]);
+        await this.writer.run(
+          `DELETE FROM chunks WHERE id >= ${shardStart('?1')} AND id < ${shardStart('?1')} + CAST(?2 AS INTEGER) AND id + count <= ${shardStart('?1')} + CAST(?2 AS INTEGER)`,
+          [slot.key, cut],
+        );
         await this.writer.run('DELETE FROM arrivals WHERE shard_key = ? AND arrival_ms < ?', [slot.key, beforeMs]);
         await this.writer.exec('COMMIT');
       } catch (error) {
@@ -265,7 +293,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
       const name = slotName(state.uid, shard.index);
       if (this.slots.has(name)) continue;
       const { lastID } = await this.writer.run('INSERT INTO shard_keys (stream_uid, shard_index) VALUES (?, ?)', [state.uid, shard.index]);
-      added.push([name, { key: lastID, nextPosition: 1, lastArrival: 0 }]);
+      added.push([name, { key: lastID, nextPosition: 1, durablePosition: 1, lastArrival: 0 }]);
     }
     return added;
   }
@@ -280,42 +308,45 @@ export class SqliteDataStreamStore implements DataStreamStore {
     this.pending = [];
     if (batch.length === 0) return;
     const rows = batch.flatMap((append) => append.rows);
+    const chunks = chunksOf(rows);
+    // A batch gathers appends made over several milliseconds; each millisecond needs its own
+    // arrivals entry, or AT_TIMESTAMP and trims would jump past the later ones to the next batch.
+    const arrivals: [number, number, number][] = [];
+    const firstAtArrival = new Set<string>();
+    for (const { slot, position, arrivalMs } of rows) {
+      const arrival = `${slot.key}:${arrivalMs}`;
+      if (firstAtArrival.has(arrival)) continue;
+      firstAtArrival.add(arrival);
+      arrivals.push([slot.key, arrivalMs, position]);
+    }
+    const positions = [...new Set(rows.map((row) => row.slot))].map((slot) => [slot.key, slot.nextPosition]);
     try {
       await this.writer.exec('BEGIN IMMEDIATE');
-      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-        const chunk = rows.slice(start, start + ROWS_PER_INSERT);
-        const params: unknown[] = [];
-        for (const { slot, position, arrivalMs, entry } of chunk) {
-          params.push(slot.key, position, arrivalMs, entry.partitionKey, entry.data, entry.keyId ?? null);
-        }
-        await this.insertStatement(chunk.length).run(params);
+      for (let start = 0; start < chunks.length; start += CHUNKS_PER_STATEMENT) {
+        const group = chunks.slice(start, start + CHUNKS_PER_STATEMENT);
+        await this.chunkInsert(group.length).run(group.flatMap((chunk) => [chunk.key, chunk.first, chunk.count, chunk.body]));
       }
-      const touched = new Map<ShardSlot, { first: number; arrivalMs: number }>();
-      for (const { slot, position, arrivalMs } of rows) {
-        if (!touched.has(slot)) touched.set(slot, { first: position, arrivalMs });
-      }
-      for (const [slot, { first, arrivalMs }] of touched) {
-        await this.writer.run('INSERT OR IGNORE INTO arrivals (shard_key, arrival_ms, position) VALUES (?, ?, ?)', [slot.key, arrivalMs, first]);
-        await this.writer.run('UPDATE shard_keys SET next_position = ? WHERE key = ?', [slot.nextPosition, slot.key]);
-      }
+      await this.statements.insertArrivals.run([JSON.stringify(arrivals)]);
+      await this.statements.updatePositions.run([JSON.stringify(positions)]);
       await this.writer.exec('COMMIT');
     } catch (error) {
       await this.writer.exec('ROLLBACK').catch(() => {});
       for (const append of batch) append.reject(error);
       return;
     }
+    for (const { slot, position } of rows) slot.durablePosition = position + 1;
     for (const append of batch) append.resolve();
     const notified = new Set<string>();
     for (const { entry } of rows) notified.add(slotName(entry.streamUid, entry.shardIndex));
     for (const event of notified) this.appended.emit(event);
   }
 
-  private insertStatement(rowCount: number): PreparedStatement {
-    let statement = this.inserts.get(rowCount);
+  private chunkInsert(rowCount: number): PreparedStatement {
+    let statement = this.chunkInserts.get(rowCount);
     if (!statement) {
-      const values = new Array(rowCount).fill(`(${shardStart('?')} + CAST(? AS INTEGER), ?, ?, ?, ?)`);
-      statement = this.writer.prepare(`INSERT INTO records (id, arrival_ms, partition_key, data, key_id) VALUES ${values.join(', ')}`);
-      this.inserts.set(rowCount, statement);
+      const values = new Array(rowCount).fill(`(${shardStart('?')} + CAST(? AS INTEGER), ?, ?)`);
+      statement = this.writer.prepare(`INSERT INTO chunks (id, count, body) VALUES ${values.join(', ')}`);
+      this.chunkInserts.set(rowCount, statement);
     }
     return statement;
   }
@@ -326,6 +357,34 @@ export class SqliteDataStreamStore implements DataStreamStore {
     this.writeChain = result.catch(() => {});
     return result;
   }
+}
+
+interface Chunk {
+  key: number;
+  first: number;
+  count: number;
+  body: string;
+}
+
+/** Groups a batch's rows into chunks: consecutive positions of one shard, bounded in count and size. */
+function chunksOf(rows: PendingAppend['rows']): Chunk[] {
+  const open = new Map<ShardSlot, Chunk>();
+  const chunks: Chunk[] = [];
+  for (const { slot, position, arrivalMs, entry } of rows) {
+    let chunk = open.get(slot);
+    // Positions are handed out in order, but a failed commit leaves a gap: start a new chunk there.
+    if (!chunk || chunk.count >= CHUNK_RECORDS || chunk.body.length >= CHUNK_CHARS || chunk.first + chunk.count !== position) {
+      if (chunk) chunk.body += ']';
+      chunk = { key: slot.key, first: position, count: 0, body: '[' };
+      open.set(slot, chunk);
+      chunks.push(chunk);
+    }
+    if (chunk.count > 0) chunk.body += ',';
+    chunk.body += `[${arrivalMs},${JSON.stringify(entry.partitionKey)},"${entry.dataBase64}",${entry.keyId === undefined ? 0 : JSON.stringify(entry.keyId)}]`;
+    chunk.count++;
+  }
+  for (const chunk of open.values()) chunk.body += ']';
+  return chunks;
 }
 
 /** SQL for the first record id of the shard whose key the expression gives. */
