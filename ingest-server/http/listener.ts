@@ -76,7 +76,11 @@ export async function listen(options: ListenOptions, handler: RequestHandler): P
       sniff(socket, (head) => {
         if (head.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
           http1.delete(socket);
-          h2.emit('connection', replaying(socket, head));
+          // node's HTTP/2 session reads the socket's handle directly and takes bytes put back
+          // with unshift() only on the next tick; handing the socket over from inside the read
+          // callback would let the handle read on first and scramble the preface.
+          socket.unshift(head);
+          setImmediate(() => h2.emit('connection', socket));
         } else {
           socket.unshift(head);
           h1.emit('connection', socket);
@@ -86,8 +90,7 @@ export async function listen(options: ListenOptions, handler: RequestHandler): P
     });
   }
   front.on('connection', (socket: Socket) => {
-    // Responses are small and latency matters; the HTTP/2 path goes through a wrapper stream
-    // that would otherwise leave Nagle's algorithm on for the real socket.
+    // Responses are small and latency matters more than packet count.
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -148,26 +151,3 @@ function sniff(socket: Socket, route: (head: Buffer) => void): void {
   socket.on('error', () => socket.destroy());
 }
 
-/**
- * The socket as a plain stream that first replays the bytes already read. node's HTTP/2 server
- * reads a TCP socket's handle directly, past anything put back with unshift(); given a plain
- * stream it reads through the stream API instead, so the replayed preface comes first.
- */
-function replaying(socket: Socket, head: Buffer): Duplex {
-  const stream = new Duplex({
-    read: () => void socket.resume(),
-    write: (chunk, encoding, callback) => void socket.write(chunk, encoding, callback),
-    final: (callback) => void socket.end(callback),
-    destroy: (error, callback) => {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  stream.push(head);
-  socket.on('data', (chunk) => {
-    if (!stream.push(chunk)) socket.pause();
-  });
-  socket.on('end', () => stream.push(null));
-  socket.on('close', () => stream.destroy());
-  return stream;
-}
