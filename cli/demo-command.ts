@@ -9,6 +9,7 @@ export function demoCommand(): Command {
     const log = new Logger(options.logLevel, { component: 'demo' });
     const server = await startServer(serverOptionsFrom(options, log));
     const stopFeeder = await startDemoFeeder(server.url, log);
+    stopOnSignals(server, log, stopFeeder);
     process.stdout.write(
       [
         `Rivulet listening on ${server.url}`,
@@ -20,6 +21,5 @@ export function demoCommand(): Command {
         '',
       ].join('\n'),
     );
-    stopOnSignals(server, log, stopFeeder);
   });
 }

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
-import { startServer, type RunningServer, type ServerOptions } from '../ingest-server/server.js';
+import { ServerOptionsError, startServer, type RunningServer, type ServerOptions } from '../ingest-server/server.js';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -56,7 +56,7 @@ export function withServerOptions(command: Command): Command {
 
 /** Builds startServer's options from the command line; fails on half-given TLS. */
 export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): ServerOptions {
-  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new InvalidArgumentError('--tls-cert and --tls-key go together.');
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new ServerOptionsError('--tls-cert and --tls-key go together.');
   return {
     host: options.host,
     port: options.port,
@@ -94,7 +94,8 @@ export function serverCommand(): Command {
   return withServerOptions(new Command('server').description('run the ingest server (Kinesis Data Streams API)')).action(async (options: ServerCommandOptions) => {
     const log = new Logger(options.logLevel, { component: 'server' });
     const server = await startServer(serverOptionsFrom(options, log));
-    process.stdout.write(`Rivulet listening on ${server.url}\n`);
+    // Handlers first: a supervisor may signal as soon as it reads the ready line.
     stopOnSignals(server, log);
+    process.stdout.write(`Rivulet listening on ${server.url}\n`);
   });
 }

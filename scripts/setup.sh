@@ -119,11 +119,12 @@ if ((need_build)); then
   mkdir -p dist
   # Stamp taken *before* compiling, so an edit made during the build is seen
   # by the next run.
-  touch "$build_stamp.new"
+  # A stamp of its own per run, so two set-ups running at once do not trip over each other.
+  new_stamp="$(mktemp dist/.rivulet-build-stamp.XXXXXX)"
   if ! ./node_modules/.bin/tsc -p tsconfig.build.json >&2; then
-    rm -f "$build_stamp.new"
+    rm -f "$new_stamp"
     say "build failed"
     exit 1
   fi
-  mv -f "$build_stamp.new" "$build_stamp"
+  mv -f "$new_stamp" "$build_stamp"
 fi
