@@ -38,6 +38,15 @@ export class KeyRing {
     return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('base64');
   }
 
+  /** Seals UTF-8 text (a partition key); returns base64. */
+  encryptText(keyId: string, text: string): string {
+    return this.encrypt(keyId, Buffer.from(text, 'utf8').toString('base64'));
+  }
+
+  decryptText(keyId: string, sealedBase64: string): string {
+    return Buffer.from(this.decrypt(keyId, sealedBase64), 'base64').toString('utf8');
+  }
+
   private key(keyId: string): Buffer {
     const key = this.keys.get(keyId);
     if (!key) throw new KMSNotFoundException(`Key '${keyId}' does not exist.`);

@@ -66,7 +66,8 @@ async function putAll(ctx: DataStreamsContext, state: StreamState, records: Reco
     accepted.map(({ outcome, record }) => ({
       streamUid: state.uid,
       shardIndex: outcome.shard.index,
-      partitionKey: record.partitionKey,
+      // AWS's server-side encryption covers the partition key as well as the data.
+      partitionKey: keyId ? ctx.keys.encryptText(keyId, record.partitionKey) : record.partitionKey,
       dataBase64: keyId ? ctx.keys.encrypt(keyId, record.data.base64) : record.data.base64,
       ...(keyId ? { keyId } : {}),
     })),
@@ -189,7 +190,7 @@ export async function readShardPage(ctx: DataStreamsContext, state: StreamState,
       SequenceNumber: formatSequenceNumber(shard.index, record.position),
       ApproximateArrivalTimestamp: new Timestamp(record.arrivalMs),
       Data: new Blob(data),
-      PartitionKey: record.partitionKey,
+      PartitionKey: record.keyId ? ctx.keys.decryptText(record.keyId, record.partitionKey) : record.partitionKey,
       ...(record.keyId ? { EncryptionType: 'KMS' } : {}),
     };
   });
@@ -208,11 +209,13 @@ export async function getRecords(ctx: DataStreamsContext, input: Input): Promise
   const iterator = input.requiredString('ShardIterator', { min: 1, max: 512 });
   const limit = input.integer('Limit', { min: 1, max: 10000 }) ?? 10000;
   const position = openIterator(iterator, ctx.iteratorSecret, ctx.now());
-  if (input.has('StreamARN') || input.has('StreamName')) {
-    if (streamNameOf(input) !== position.streamName) throw new InvalidArgumentException('The ShardIterator belongs to another stream.');
-  }
   const state = await ctx.store.getStream(position.streamName);
   if (!state || state.uid !== position.streamUid) throw notFound(ctx, position.streamName);
+  if (input.has('StreamARN') || input.has('StreamName')) {
+    const named = streamNameOf(input);
+    const arn = input.string('StreamARN');
+    if (named !== state.name || (arn !== undefined && arn !== state.arn)) throw new InvalidArgumentException('The ShardIterator belongs to another stream.');
+  }
   const shard = state.shards.find((candidate) => candidate.index === position.shardIndex);
   if (!shard) throw new ResourceNotFoundException(`Shard ${position.shardIndex} in stream ${state.name} under account ${ctx.settings.accountId} does not exist`);
   const shardKey = `${state.uid}:${shard.index}`;

@@ -32,7 +32,7 @@ export interface DataStreamStore {
   positionAtTime(streamUid: number, shardIndex: number, atMs: number): Promise<number>;
   /** Deletes records that arrived before beforeMs. */
   trim(streamUid: number, shardIndex: number, beforeMs: number): Promise<void>;
-  /** Calls listener after records for the shard become durable; returns the unsubscribe function. */
+  /** Calls listener after records for the shard become durable or the stream's metadata changes (a reshard closing it); returns the unsubscribe function. */
   watch(streamUid: number, shardIndex: number, listener: () => void): () => void;
 
   /** A random secret shared by every node on this store, created on first use. */

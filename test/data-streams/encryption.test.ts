@@ -55,7 +55,8 @@ bothTransports('StartStreamEncryption with alias/aws/kinesis keeps plaintext out
 
   const secret = distinctive('secret');
   const visible = distinctive('visible');
-  const put = await kinesis.send(new PutRecordCommand({ StreamName: 'sealed', PartitionKey: 'p', Data: secret }));
+  const secretKey = `meter-${randomBytes(16).toString('hex')}`;
+  const put = await kinesis.send(new PutRecordCommand({ StreamName: 'sealed', PartitionKey: secretKey, Data: secret }));
   t.is(put.EncryptionType, 'KMS');
   const batch = await kinesis.send(new PutRecordsCommand({ StreamName: 'sealed', Records: [{ PartitionKey: 'p', Data: Buffer.from(secret).reverse() }] }));
   t.is(batch.EncryptionType, 'KMS');
@@ -63,6 +64,7 @@ bothTransports('StartStreamEncryption with alias/aws/kinesis keeps plaintext out
 
   const records = await readAllRecords(kinesis, 'sealed');
   t.true(Buffer.from(records[0]!.Data!).equals(secret));
+  t.is(records[0]!.PartitionKey, secretKey);
   t.true(Buffer.from(records[1]!.Data!).equals(Buffer.from(secret).reverse()));
   t.true(records.every((record) => record.EncryptionType === 'KMS'));
 
@@ -70,6 +72,7 @@ bothTransports('StartStreamEncryption with alias/aws/kinesis keeps plaintext out
   t.true(holds(files, visible), 'the search finds an unencrypted record, so it would find a leaked one');
   t.false(holds(files, secret), 'the encrypted record is not in the data dir in plaintext');
   t.false(holds(files, Buffer.from(secret).reverse()));
+  t.false(holds(files, Buffer.from(secretKey)), 'partition keys are encrypted too');
 });
 
 bothTransports('an unknown KeyId is KMSNotFoundException', async (t, { kinesis }) => {

@@ -146,6 +146,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
         await this.writer.exec('ROLLBACK');
         throw error;
       }
+      for (const shard of state.shards) this.appended.emit(slotName(state.uid, shard.index));
     });
   }
 
