@@ -1,0 +1,17 @@
+// Line-oriented sensor driver: line framing and JSON / CSV / key=value parsing (parse.ts).
+
+export {
+  LineFramer,
+  checkLineFormat,
+  parseCsvLine,
+  parseJsonLine,
+  parseKeyValueLine,
+  parseLine,
+  type LineFormat,
+  type LineFramerOptions,
+  type LineFramerStats,
+  type LineParseResult,
+  type LineRejectReason,
+  type LineValue,
+  type LineValues,
+} from './parse.js';
