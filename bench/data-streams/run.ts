@@ -49,7 +49,8 @@ interface Target {
 /** The operations a benchmark row needs, by the AWS SDK or by the raw client. */
 interface Driver {
   createActiveStream(name: string, shards: number): Promise<void>;
-  putRecords(stream: string, partitionKeys: string[], data: Buffer): Promise<number>;
+  /** Puts one batch as producer number `producer` (each producer has its own connection). */
+  putRecords(producer: number, stream: string, partitionKeys: string[], data: Buffer): Promise<number>;
   /** Reads every shard from TRIM_HORIZON until `expected` records were seen; returns the count. */
   readAll(stream: string, expected: number): Promise<number>;
   close(): void;
@@ -74,7 +75,7 @@ function sdkDriver(target: Target): Driver {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
-    async putRecords(stream, partitionKeys, data) {
+    async putRecords(_producer, stream, partitionKeys, data) {
       const result = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: partitionKeys.map((PartitionKey) => ({ Data: data, PartitionKey })) }));
       return partitionKeys.length - (result.FailedRecordCount ?? 0);
     },
@@ -101,8 +102,7 @@ function sdkDriver(target: Target): Driver {
 function rawDriver(target: Target): Driver {
   // One connection per producer, as separate producer processes would have.
   const connections = Array.from({ length: PRODUCERS }, () => (target.http2 ? connectHttp2 : connectHttp1)(target.server.url));
-  let next = 0;
-  const connection = () => connections[next++ % connections.length]!;
+  const connection = () => connections[0]!;
   return {
     async createActiveStream(name, shards) {
       await connection().call('CreateStream', JSON.stringify({ StreamName: name, ShardCount: shards }));
@@ -110,10 +110,10 @@ function rawDriver(target: Target): Driver {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
-    async putRecords(stream, partitionKeys, data) {
+    async putRecords(producer, stream, partitionKeys, data) {
       const encoded = data.toString('base64');
       const body = JSON.stringify({ StreamName: stream, Records: partitionKeys.map((PartitionKey) => ({ Data: encoded, PartitionKey })) });
-      const answer = await connection().call('PutRecords', body);
+      const answer = await connections[producer % connections.length]!.call('PutRecords', body);
       return partitionKeys.length - Number(/"FailedRecordCount":(\d+)/.exec(answer)?.[1] ?? 0);
     },
     async readAll(stream, expected) {
@@ -151,7 +151,10 @@ async function putLoad(driver: Driver, stream: string): Promise<Rate> {
   await Promise.all(
     Array.from({ length: PRODUCERS }, async (_, producer) => {
       for (let batch = 0; performance.now() < deadline; batch++) {
-        records += await driver.putRecords(stream, Array.from({ length: BATCH }, (_, index) => `p${producer}-${batch}-${index}`), data);
+        // Awaited first: `records += await …` would read `records` before the await and drop
+        // the other producers' counts made meanwhile.
+        const acknowledged = await driver.putRecords(producer, stream, Array.from({ length: BATCH }, (_, index) => `p${producer}-${batch}-${index}`), data);
+        records += acknowledged;
       }
     }),
   );

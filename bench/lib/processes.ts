@@ -45,6 +45,9 @@ export async function startBenchServer(name: string, args: string[]): Promise<Be
   const child = spawn(process.execPath, args.map((arg) => arg.replace('{dir}', dataDir).replace('{port}', String(port))), {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // A benchmark that dies must not leave its servers running.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
   await waitForPort(port, child, 15_000);
   return {
     name,
@@ -52,6 +55,7 @@ export async function startBenchServer(name: string, args: string[]): Promise<Be
     process: child,
     dataDir,
     async stop() {
+      process.off('exit', killChild);
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
