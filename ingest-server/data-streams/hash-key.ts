@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The largest hash key: the hash key space is [0, 2^128 - 1]. */
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
@@ -8,7 +8,8 @@ export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
 /** The hash key a partition key routes by: its UTF-8 MD5 read as an unsigned 128-bit integer, as hex. */
 export function hashKeyHexOf(partitionKey: string): string {
-  return createHash('md5').update(partitionKey, 'utf8').digest('hex');
+  // The one-shot hash() costs a third of createHash()'s per-call overhead; this runs per record.
+  return hash('md5', partitionKey, 'hex');
 }
 
 /** A hash key (decimal text or integer) as the 32-digit hex routing compares. */

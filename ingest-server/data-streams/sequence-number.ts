@@ -8,9 +8,12 @@ const SHARD_DIGITS = 12;
 const POSITION_DIGITS = 42;
 const PATTERN = /^49(\d{12})(\d{42})$/;
 
+const POSITION_PADDING = '0'.repeat(POSITION_DIGITS);
+
 /** The sequence number of a position in a shard. */
 export function formatSequenceNumber(shardIndex: number, position: number): string {
-  return '49' + String(shardIndex).padStart(SHARD_DIGITS, '0') + String(position).padStart(POSITION_DIGITS, '0');
+  const digits = String(position);
+  return '49' + String(shardIndex).padStart(SHARD_DIGITS, '0') + POSITION_PADDING.slice(digits.length) + digits;
 }
 
 /** Reads a sequence number back; throws InvalidArgumentException naming the field otherwise. */

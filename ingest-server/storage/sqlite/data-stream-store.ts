@@ -312,15 +312,16 @@ export class SqliteDataStreamStore implements DataStreamStore {
     const chunks = chunksOf(rows);
     // A batch gathers appends made over several milliseconds; each millisecond needs its own
     // arrivals entry, or AT_TIMESTAMP and trims would jump past the later ones to the next batch.
+    // Arrivals never decrease within a shard, so a change from the shard's previous row marks
+    // the first position of a new millisecond.
     const arrivals: [number, number, number][] = [];
-    const firstAtArrival = new Set<string>();
+    const lastArrival = new Map<ShardSlot, number>();
     for (const { slot, position, arrivalMs } of rows) {
-      const arrival = `${slot.key}:${arrivalMs}`;
-      if (firstAtArrival.has(arrival)) continue;
-      firstAtArrival.add(arrival);
+      if (lastArrival.get(slot) === arrivalMs) continue;
+      lastArrival.set(slot, arrivalMs);
       arrivals.push([slot.key, arrivalMs, position]);
     }
-    const positions = [...new Set(rows.map((row) => row.slot))].map((slot) => [slot.key, slot.nextPosition]);
+    const positions = [...lastArrival.keys()].map((slot) => [slot.key, slot.nextPosition]);
     try {
       await this.writer.exec('BEGIN IMMEDIATE');
       for (let start = 0; start < chunks.length; start += CHUNKS_PER_STATEMENT) {
