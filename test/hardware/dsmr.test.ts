@@ -16,6 +16,7 @@ import {
   type DsmrReading,
   type DsmrTelegramInput,
 } from '../../hardware/dsmr/index.js';
+import { chunksAt, prng } from '../helpers/chunks.js';
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
@@ -24,23 +25,10 @@ function withCrc(upToBang: string): string {
   return upToBang + crc16Arc(bytes(upToBang)).toString(16).toUpperCase().padStart(4, '0') + '\r\n';
 }
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function feed(data: Uint8Array, cuts: number[], options?: DsmrFramerOptions): { frames: DsmrFrame[]; stats: DsmrFramerStats } {
   const framer = new DsmrFramer(options);
   const frames: DsmrFrame[] = [];
-  let from = 0;
-  for (const cut of [...cuts, data.length]) {
-    frames.push(...framer.push(data.subarray(from, cut)));
-    from = cut;
-  }
+  for (const chunk of chunksAt(data, cuts)) frames.push(...framer.push(chunk));
   return { frames, stats: { ...framer.stats } };
 }
 

@@ -15,26 +15,14 @@ import {
   type LineFramerStats,
   type LineParseResult,
 } from '../../hardware/line/index.js';
+import { chunksAt, prng } from '../helpers/chunks.js';
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');
-
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function feed(data: Uint8Array, cuts: number[], options?: LineFramerOptions): { lines: string[]; stats: LineFramerStats } {
   const framer = new LineFramer(options);
   const lines: string[] = [];
-  let from = 0;
-  for (const cut of [...cuts, data.length]) {
-    lines.push(...framer.push(data.subarray(from, cut)));
-    from = cut;
-  }
+  for (const chunk of chunksAt(data, cuts)) lines.push(...framer.push(chunk));
   return { lines, stats: { ...framer.stats } };
 }
 

@@ -14,6 +14,7 @@ import {
   type NmeaMessage,
   type NmeaParseResult,
 } from '../../hardware/nmea/index.js';
+import { chunksAt, prng } from '../helpers/chunks.js';
 
 // ---- independent helpers ------------------------------------------------------------------------
 
@@ -31,24 +32,10 @@ function sentence(body: string): string {
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
-/** Deterministic PRNG (mulberry32), so a failing random split can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function feed(data: Uint8Array, cuts: number[]): { sentences: string[]; stats: NmeaFramerStats } {
   const framer = new NmeaFramer();
   const sentences: string[] = [];
-  let from = 0;
-  for (const cut of [...cuts, data.length]) {
-    sentences.push(...framer.push(data.subarray(from, cut)));
-    from = cut;
-  }
+  for (const chunk of chunksAt(data, cuts)) sentences.push(...framer.push(chunk));
   return { sentences, stats: { ...framer.stats } };
 }
 
