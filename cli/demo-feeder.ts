@@ -24,7 +24,7 @@ function call(url: string, operation: string, body: object): Promise<{ status: n
 
 /** Starts feeding readings; returns the function that stops it. */
 export async function startDemoFeeder(url: string, log: Logger): Promise<() => void> {
-  const created = await call(url, 'CreateStream', { StreamName: STREAM, ShardCount: 2 });
+  const created = await call(url, 'CreateStream', { StreamName: STREAM, ShardCount: 1 });
   if (created.status !== 200 && !created.body.includes('ResourceInUseException')) throw new Error(`could not create ${STREAM}: ${created.body}`);
   let energyKwh = 1234.5;
   const timer = setInterval(() => {
