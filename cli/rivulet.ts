@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CredentialsFileError } from '../ingest-server/auth/credentials.js';
 import { KeysFileError } from '../ingest-server/data-streams/encryption.js';
+import { MqttConfigError } from '../ingest-server/mqtt/routes.js';
 import { ServerOptionsError } from '../ingest-server/server.js';
 import { demoCommand } from './demo-command.js';
 import { serverCommand } from './server-command.js';
@@ -17,7 +18,7 @@ const program = new Command('rivulet')
   .addCommand(demoCommand());
 
 // Errors a user can fix get one clear line; anything else is a bug and keeps its stack.
-const USER_ERRORS = [CredentialsFileError, KeysFileError, ServerOptionsError];
+const USER_ERRORS = [CredentialsFileError, KeysFileError, MqttConfigError, ServerOptionsError];
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode);

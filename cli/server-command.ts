@@ -33,6 +33,8 @@ export interface ServerCommandOptions {
   stateChangeMs: number;
   region: string;
   accountId: string;
+  mqttPort?: number;
+  mqttConfig?: string;
   logLevel: LogLevel;
 }
 
@@ -51,12 +53,15 @@ export function withServerOptions(command: Command): Command {
     .addOption(new Option('--state-change-ms <ms>', 'how long streams stay CREATING/UPDATING after a change').default(0).argParser(positiveInteger))
     .addOption(new Option('--region <region>', 'region used in ARNs').default('us-east-1'))
     .addOption(new Option('--account-id <id>', 'account id used in ARNs and messages').default('000000000000'))
+    .addOption(new Option('--mqtt-port <port>', 'port for the MQTT 3.1.1 broker (TLS with --tls-cert); stores what --mqtt-config routes').argParser(port))
+    .addOption(new Option('--mqtt-config <file>', 'JSON file of MQTT routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').argParser(logLevel));
 }
 
-/** Builds startServer's options from the command line; fails on half-given TLS. */
+/** Builds startServer's options from the command line; fails on half-given TLS or MQTT. */
 export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): ServerOptions {
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new ServerOptionsError('--tls-cert and --tls-key go together.');
+  if ((options.mqttPort === undefined) !== (options.mqttConfig === undefined)) throw new ServerOptionsError('--mqtt-port and --mqtt-config go together.');
   return {
     host: options.host,
     port: options.port,
@@ -64,6 +69,8 @@ export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): S
     ...(options.credentials ? { credentialsFile: resolve(options.credentials) } : {}),
     ...(options.tlsCert && options.tlsKey ? { tls: { certFile: resolve(options.tlsCert), keyFile: resolve(options.tlsKey) } } : {}),
     ...(options.encryptionKeys ? { encryptionKeysFile: resolve(options.encryptionKeys) } : {}),
+    ...(options.mqttPort !== undefined ? { mqttPort: options.mqttPort } : {}),
+    ...(options.mqttConfig ? { mqttConfigFile: resolve(options.mqttConfig) } : {}),
     enforceThroughput: Boolean(options.enforceThroughput),
     settings: { shardLimit: options.shardLimit, stateChangeMs: options.stateChangeMs, region: options.region, accountId: options.accountId },
     log,
@@ -96,6 +103,10 @@ export function serverCommand(): Command {
     const server = await startServer(serverOptionsFrom(options, log));
     // Handlers first: a supervisor may signal as soon as it reads the ready line.
     stopOnSignals(server, log);
+    if (server.mqttPort !== undefined) {
+      const { protocol, hostname } = new URL(server.url);
+      process.stdout.write(`MQTT broker listening on ${protocol === 'https:' ? 'mqtts' : 'mqtt'}://${hostname}:${server.mqttPort}\n`);
+    }
     process.stdout.write(`Rivulet listening on ${server.url}\n`);
   });
 }

@@ -12,6 +12,8 @@ import { Subscriptions } from './data-streams/subscriptions.js';
 import { ThroughputLimiter } from './data-streams/throughput.js';
 import { readBody } from './http/body.js';
 import { listen, type Listener } from './http/listener.js';
+import { startMqttBroker, type RunningMqttBroker } from './mqtt/broker.js';
+import { loadMqttConfig } from './mqtt/routes.js';
 import { encodeError, formatOf } from './protocol/aws-json.js';
 import { ServiceError } from './protocol/errors.js';
 import type { DataStreamStore } from './storage/data-stream-store.js';
@@ -37,12 +39,18 @@ export interface ServerOptions {
   store?: DataStreamStore;
   /** The clock; tests move it to see retention and iterator expiry. */
   now?: () => number;
+  /** Port of the MQTT broker (on `host`, over TLS when `tls` is given); needs mqttConfigFile. */
+  mqttPort?: number;
+  /** JSON file of MQTT topic → stream routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}. */
+  mqttConfigFile?: string;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
   authenticated: boolean;
+  /** The port the MQTT broker listens on, when it runs. */
+  mqttPort?: number;
   close(): Promise<void>;
 }
 
@@ -62,6 +70,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!credentials && !isLoopback(host)) {
     throw new ServerOptionsError(`refusing to listen on ${host} without --credentials: unauthenticated access is only allowed on loopback`);
   }
+  if ((options.mqttPort === undefined) !== (options.mqttConfigFile === undefined)) {
+    throw new ServerOptionsError('--mqtt-port and --mqtt-config go together: the broker stores only what the routes map to streams.');
+  }
+  const mqttConfig = options.mqttConfigFile !== undefined ? await loadMqttConfig(options.mqttConfigFile) : undefined;
   const tls = options.tls ? { cert: await readFile(options.tls.certFile), key: await readFile(options.tls.keyFile) } : undefined;
 
   const store = options.store ?? new SqliteDataStreamStore(options.dataDir, { now });
@@ -117,6 +129,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     void work.finally(() => inFlight.delete(work));
   });
 
+  let mqtt: RunningMqttBroker | undefined;
+  if (mqttConfig) {
+    try {
+      mqtt = await startMqttBroker({ host, port: options.mqttPort!, config: mqttConfig, ctx, log, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) });
+    } catch (error) {
+      await listener.close(0);
+      await store.close();
+      throw error;
+    }
+  }
+
   const trimmer = setInterval(() => void trimExpired(ctx).catch((error) => log.warn('retention trim failed', { error })), TRIM_INTERVAL_MS);
   trimmer.unref();
   if (!credentials) log.warn('no --credentials given: requests are not authenticated; listening on loopback only', { host });
@@ -127,11 +150,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: listener.url,
     port: listener.port,
     authenticated: Boolean(credentials),
+    ...(mqtt ? { mqttPort: mqtt.port } : {}),
     close() {
       closing ??= (async () => {
         clearInterval(trimmer);
         ctx.subscriptions.endAll();
-        await listener.close(SHUTDOWN_GRACE_MS);
+        // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
+        await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
         await store.close();
         log.info('server stopped');

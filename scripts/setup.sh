@@ -15,7 +15,7 @@ DEB_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
-  mosquitto nats-server socat ffmpeg udev chromium libsqlite3-dev awscli
+  mosquitto mosquitto-clients nats-server socat ffmpeg udev chromium libsqlite3-dev awscli
   python3 make g++
 )
 
@@ -59,7 +59,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
 else
   say "not a Debian system (no dpkg-query); skipping system packages."
   say "make sure these are available: GStreamer 1.x (gst-launch-1.0, base/good/bad/ugly/libav plugins and development headers),"
-  say "  mosquitto, nats-server, socat, ffmpeg/ffprobe, udevadm, chromium (/usr/bin/chromium), sqlite3 headers, aws CLI, python3, make, a C++ compiler."
+  say "  mosquitto (and mosquitto_pub), nats-server, socat, ffmpeg/ffprobe, udevadm, chromium (/usr/bin/chromium), sqlite3 headers, aws CLI, python3, make, a C++ compiler."
 fi
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { InvalidArgumentException, ProvisionedThroughputExceededException, ResourceNotFoundException } from '../protocol/errors.js';
+import { InvalidArgumentException, ProvisionedThroughputExceededException, ResourceNotFoundException, type ServiceError } from '../protocol/errors.js';
 import type { EncodedBlob, Input } from '../protocol/input.js';
 import { Blob, Timestamp } from '../protocol/wire-values.js';
 import type { DataStreamsContext } from './context.js';
@@ -94,6 +94,46 @@ export async function putRecord(ctx: DataStreamsContext, input: Input): Promise<
   const [outcome] = await putAll(ctx, state, [record]);
   if (outcome!.error) throw outcome!.error;
   return { ShardId: outcome!.shard.shardId, SequenceNumber: outcome!.sequenceNumber, EncryptionType: state.encryption.type };
+}
+
+/** A message the MQTT broker routed to a stream. */
+export interface MqttRecord {
+  partitionKey: string;
+  data: Uint8Array;
+}
+
+export type MqttPutResult = { shardId: string; sequenceNumber: string } | { error: ServiceError };
+
+/**
+ * Stores MQTT messages the way PutRecords stores its entries (same checks, routing, encryption,
+ * throughput limits and group commit), in the given order; resolves once they are durable with
+ * each message's sequence number or the error PutRecords would have given it. Throws
+ * ResourceNotFoundException when the stream cannot take records at all.
+ */
+export async function putFromMqtt(ctx: DataStreamsContext, streamName: string, messages: MqttRecord[]): Promise<MqttPutResult[]> {
+  const state = await ctx.store.getStream(streamName);
+  if (!state || statusOf(state, ctx.now()) === 'CREATING') throw notFound(ctx, streamName);
+  const results: MqttPutResult[] = new Array(messages.length);
+  const accepted: { index: number; record: RecordToPut }[] = [];
+  messages.forEach(({ partitionKey, data }, index) => {
+    const record = { partitionKey, data: { base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), byteLength: data.byteLength } };
+    const length = [...partitionKey].length;
+    if (length < PARTITION_KEY.min || length > PARTITION_KEY.max) {
+      results[index] = { error: new InvalidArgumentException(`Partition key must have ${PARTITION_KEY.min} to ${PARTITION_KEY.max} characters, got ${length}.`) };
+      return;
+    }
+    try {
+      checkRecordSize(state, record);
+      accepted.push({ index, record });
+    } catch (error) {
+      results[index] = { error: error as InvalidArgumentException };
+    }
+  });
+  const outcomes = await putAll(ctx, state, accepted.map(({ record }) => record));
+  outcomes.forEach((outcome, i) => {
+    results[accepted[i]!.index] = outcome.error ? { error: outcome.error } : { shardId: outcome.shard.shardId, sequenceNumber: outcome.sequenceNumber! };
+  });
+  return results;
 }
 
 export async function putRecords(ctx: DataStreamsContext, input: Input): Promise<object> {

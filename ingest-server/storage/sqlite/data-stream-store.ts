@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../../data-streams/model.js';
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
-import { Database, type PreparedStatement } from './database.js';
+import { Database, type PreparedStatement } from '../../../lib/sqlite.js';
 
 // A shard's log is stored as chunks: runs of consecutive records, one SQLite row each, written
 // by one group commit. SQLite's cost is per row, so a commit of thousands of records costs a few
