@@ -1,0 +1,21 @@
+// The agent's store-and-forward buffer: durable, bounded by bytes and age, drained by priority.
+
+export {
+  BufferClosedError,
+  BufferLockedError,
+  DEFAULT_PEEK_BYTES,
+  DEFAULT_PEEK_RECORDS,
+  MAX_PARTITION_KEY_CHARS,
+  MAX_RECORD_BYTES,
+  RecordBuffer,
+  UnknownSourceError,
+  type AppendResult,
+  type BufferedRecord,
+  type BufferInput,
+  type BufferSourceOptions,
+  type BufferSourceStats,
+  type BufferStats,
+  type OnFull,
+  type RecordBufferOptions,
+  type SynchronousMode,
+} from './buffer.js';
