@@ -7,6 +7,7 @@ import { MqttConfigError } from '../ingest-server/mqtt/routes.js';
 import { ServerOptionsError } from '../ingest-server/server.js';
 import { demoCommand } from './demo-command.js';
 import { serverCommand } from './server-command.js';
+import { simCommand } from './sim-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -15,7 +16,8 @@ const program = new Command('rivulet')
   .version(version)
   .showHelpAfterError()
   .addCommand(serverCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(simCommand());
 
 // Errors a user can fix get one clear line; anything else is a bug and keeps its stack.
 const USER_ERRORS = [CredentialsFileError, KeysFileError, MqttConfigError, ServerOptionsError];

@@ -12,3 +12,5 @@ export {
   type DsmrValues,
 } from './parse.js';
 export { encodeTelegram, type DsmrEncodeOptions, type DsmrTelegramInput } from './encode.js';
+export { DsmrReader, type DsmrReaderCounters, type DsmrReaderOptions } from './reader.js';
+export { DsmrSimulator, type DsmrSimulatorOptions } from './simulator.js';

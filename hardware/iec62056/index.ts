@@ -39,3 +39,5 @@ export {
   type ParsedOptionSelect,
   type TariffNumber,
 } from './parse.js';
+export { Iec62056Reader, type Iec62056ReaderCounters, type Iec62056ReaderOptions } from './reader.js';
+export { Iec62056Simulator, type Iec62056SimulatorOptions, type Iec62056SimulatorReadout } from './simulator.js';

@@ -15,3 +15,5 @@ export {
   type LineValue,
   type LineValues,
 } from './parse.js';
+export { LineReader, type LineReaderCounters, type LineReaderOptions } from './reader.js';
+export { LINE_SIMULATOR_COLUMNS, LineSimulator, type LineSimulatorOptions } from './simulator.js';

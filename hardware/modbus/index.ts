@@ -51,3 +51,5 @@ export {
   type RegisterMapEntry,
   type RegisterType,
 } from './register-map.js';
+export { ModbusReader, type ModbusPollError, type ModbusReaderCounters, type ModbusReaderOptions } from './reader.js';
+export { ModbusSimulator, type ModbusSimulatorOptions } from './simulator.js';

@@ -21,3 +21,5 @@ export {
   type NmeaVtg,
 } from './parse.js';
 export { buildSentence, encodeNmea, type NmeaEncodeOptions } from './encode.js';
+export { NmeaReader, type NmeaReaderCounters, type NmeaReaderOptions } from './reader.js';
+export { NmeaSimulator, type NmeaSimulatorOptions, type SimulatedPosition, type TrackPoint } from './simulator.js';
