@@ -66,9 +66,14 @@ export interface AppendEntry {
   partitionKey: string;
   dataBase64: string;
   keyId?: string;
+  /** Stored at most once per stream, producer id and sequence (see records.ts). */
+  producer?: { id: string; sequence: number };
 }
 
+/** Where an entry was stored; for a producer's duplicate, where the original is. */
 export interface AppendResult {
+  shardIndex: number;
   position: number;
   arrivalMs: number;
+  duplicate: boolean;
 }

@@ -5,7 +5,7 @@ import type { DataStreamsContext } from './context.js';
 import { MAX_HASH_KEY, hashKeyHex, hashKeyHexOf } from './hash-key.js';
 import { openIterator, sealIterator } from './iterator.js';
 import type { ShardState, StreamState } from './model.js';
-import { formatSequenceNumber, parseSequenceNumber } from './sequence-number.js';
+import { formatSequenceNumber, formatShardId, parseSequenceNumber } from './sequence-number.js';
 import { childShards, findShard, retentionCutoff, shardForHashKey } from './shards.js';
 import { findStream, notFound, statusOf, streamNameOf } from './streams.js';
 
@@ -16,20 +16,32 @@ const MAX_GET_BYTES = 10 * 1024 * 1024;
 const ITERATOR_TYPES = ['AT_SEQUENCE_NUMBER', 'AFTER_SEQUENCE_NUMBER', 'TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'] as const;
 export type StartingPositionType = (typeof ITERATOR_TYPES)[number];
 
+// Exactly-once producers (Rivulet's agent) add two members AWS's model does not have: a
+// request-level ProducerId and a per-record ProducerSequence. A record is stored at most once per
+// (stream, ProducerId, ProducerSequence); a retry gets the original SequenceNumber and ShardId.
+// Clients that do not send them are unaffected.
+const PRODUCER_ID = { min: 1, max: 256 };
+const PRODUCER_SEQUENCE = { pattern: /[1-9]\d{0,15}/ };
+
 interface RecordToPut {
   data: EncodedBlob;
   partitionKey: string;
   explicitHashKey?: string;
+  producer?: { id: string; sequence: number };
 }
 
-function readRecordToPut(input: Input, maxBytes: number): RecordToPut {
+function readRecordToPut(input: Input, maxBytes: number, producerId: string | undefined): RecordToPut {
   const data = input.requiredBlob('Data', maxBytes);
   const partitionKey = input.requiredString('PartitionKey', PARTITION_KEY);
   const explicitHashKey = input.string('ExplicitHashKey', EXPLICIT_HASH_KEY);
   if (explicitHashKey !== undefined && BigInt(explicitHashKey) > MAX_HASH_KEY) {
     throw new InvalidArgumentException(`Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${explicitHashKey}`);
   }
-  return { data, partitionKey, ...(explicitHashKey !== undefined ? { explicitHashKey } : {}) };
+  const sequence = producerId === undefined ? input.string('ProducerSequence', PRODUCER_SEQUENCE) : input.requiredString('ProducerSequence', PRODUCER_SEQUENCE);
+  if (sequence !== undefined && producerId === undefined) throw new InvalidArgumentException('ProducerSequence needs a ProducerId.');
+  const producer = producerId !== undefined && sequence !== undefined ? { id: producerId, sequence: Number(sequence) } : undefined;
+  if (producer && !Number.isSafeInteger(producer.sequence)) throw new InvalidArgumentException(`ProducerSequence ${sequence} is out of range.`);
+  return { data, partitionKey, ...(explicitHashKey !== undefined ? { explicitHashKey } : {}), ...(producer ? { producer } : {}) };
 }
 
 /** The stream records can be written to: puts work while ACTIVE or UPDATING, not while CREATING. */
@@ -41,6 +53,8 @@ async function writableStream(ctx: DataStreamsContext, input: Input): Promise<St
 
 interface PutOutcome {
   shard: ShardState;
+  /** Where the record is: its own shard and sequence number, or the original's for a duplicate. */
+  shardId?: string;
   sequenceNumber?: string;
   error?: ProvisionedThroughputExceededException;
 }
@@ -70,9 +84,14 @@ async function putAll(ctx: DataStreamsContext, state: StreamState, records: Reco
       partitionKey: keyId ? ctx.keys.encryptText(keyId, record.partitionKey) : record.partitionKey,
       dataBase64: keyId ? ctx.keys.encrypt(keyId, record.data.base64) : record.data.base64,
       ...(keyId ? { keyId } : {}),
+      ...(record.producer ? { producer: record.producer } : {}),
     })),
   );
-  accepted.forEach(({ outcome }, index) => (outcome.sequenceNumber = formatSequenceNumber(outcome.shard.index, results[index]!.position)));
+  accepted.forEach(({ outcome }, index) => {
+    const { shardIndex, position } = results[index]!;
+    outcome.shardId = formatShardId(shardIndex);
+    outcome.sequenceNumber = formatSequenceNumber(shardIndex, position);
+  });
   return outcomes;
 }
 
@@ -84,7 +103,7 @@ function checkRecordSize(state: StreamState, record: RecordToPut): void {
 }
 
 export async function putRecord(ctx: DataStreamsContext, input: Input): Promise<object> {
-  const record = readRecordToPut(input, 10 * 1024 * 1024);
+  const record = readRecordToPut(input, 10 * 1024 * 1024, input.string('ProducerId', PRODUCER_ID));
   const ordering = input.string('SequenceNumberForOrdering', SEQUENCE_NUMBER);
   if (ordering !== undefined) parseSequenceNumber(ordering, 'SequenceNumberForOrdering');
   const state = await writableStream(ctx, input);
@@ -93,7 +112,7 @@ export async function putRecord(ctx: DataStreamsContext, input: Input): Promise<
   // in a child whose sequence numbers are all higher: ordering after the given number holds.
   const [outcome] = await putAll(ctx, state, [record]);
   if (outcome!.error) throw outcome!.error;
-  return { ShardId: outcome!.shard.shardId, SequenceNumber: outcome!.sequenceNumber, EncryptionType: state.encryption.type };
+  return { ShardId: outcome!.shardId, SequenceNumber: outcome!.sequenceNumber, EncryptionType: state.encryption.type };
 }
 
 /** A message the MQTT broker routed to a stream. */
@@ -131,7 +150,7 @@ export async function putFromMqtt(ctx: DataStreamsContext, streamName: string, m
   });
   const outcomes = await putAll(ctx, state, accepted.map(({ record }) => record));
   outcomes.forEach((outcome, i) => {
-    results[accepted[i]!.index] = outcome.error ? { error: outcome.error } : { shardId: outcome.shard.shardId, sequenceNumber: outcome.sequenceNumber! };
+    results[accepted[i]!.index] = outcome.error ? { error: outcome.error } : { shardId: outcome.shardId!, sequenceNumber: outcome.sequenceNumber! };
   });
   return results;
 }
@@ -139,7 +158,8 @@ export async function putFromMqtt(ctx: DataStreamsContext, streamName: string, m
 export async function putRecords(ctx: DataStreamsContext, input: Input): Promise<object> {
   const entries = input.list('Records', { min: 1, max: 500 }) ?? [];
   if (entries.length === 0) input.requiredString('Records');
-  const records = entries.map((entry) => readRecordToPut(entry, 10 * 1024 * 1024));
+  const producerId = input.string('ProducerId', PRODUCER_ID);
+  const records = entries.map((entry) => readRecordToPut(entry, 10 * 1024 * 1024, producerId));
   const state = await writableStream(ctx, input);
   records.forEach((record) => checkRecordSize(state, record));
   const requestLimit = state.maxRecordSizeKiB > 1024 ? 10 * 1024 * 1024 : 5 * 1024 * 1024;
@@ -151,7 +171,7 @@ export async function putRecords(ctx: DataStreamsContext, input: Input): Promise
     Records: outcomes.map((outcome) =>
       outcome.error
         ? { ErrorCode: outcome.error.name, ErrorMessage: outcome.error.message }
-        : { SequenceNumber: outcome.sequenceNumber, ShardId: outcome.shard.shardId },
+        : { SequenceNumber: outcome.sequenceNumber, ShardId: outcome.shardId },
     ),
     EncryptionType: state.encryption.type,
   };

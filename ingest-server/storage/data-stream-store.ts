@@ -21,6 +21,7 @@ export interface DataStreamStore {
   /** Removes the stream and its records. */
   deleteStream(name: string, uid: number): Promise<void>;
 
+  /** Stores entries, skipping any whose producer id and sequence this stream already holds. */
   append(entries: AppendEntry[]): Promise<AppendResult[]>;
   /** Records with position >= from, in order, stopping at limit records or once maxBytes of data is reached. */
   read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]>;

@@ -17,6 +17,11 @@ const CHUNK_CHARS = 1024 * 1024;
 const CHUNKS_PER_STATEMENT = 64;
 const CHUNKS_PER_READ = 16;
 
+const FIND_PRODUCED = `SELECT batch.key AS row, produced.shard_index, produced.position, produced.arrival_ms
+  FROM json_each(?) AS batch JOIN producer_records AS produced
+  ON produced.stream_uid = batch.value ->> 0 AND produced.producer_id = batch.value ->> 1 AND produced.sequence = batch.value ->> 2`;
+const INSERT_PRODUCED = `INSERT INTO producer_records (stream_uid, producer_id, sequence, shard_index, position, arrival_ms)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)`;
 const INSERT_ARRIVALS = `INSERT OR IGNORE INTO arrivals (shard_key, arrival_ms, position) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`;
 const UPDATE_POSITIONS = `UPDATE shard_keys SET next_position = batch.value ->> 1 FROM json_each(?) AS batch WHERE shard_keys.key = batch.value ->> 0`;
 
@@ -28,6 +33,12 @@ CREATE TABLE IF NOT EXISTS shard_keys (
 -- body: JSON [[arrival_ms, partition_key, data_base64, key_id or 0], ...] for positions id - shard start onwards
 CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS arrivals (shard_key INTEGER NOT NULL, arrival_ms INTEGER NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (shard_key, arrival_ms)) WITHOUT ROWID;
+-- Which record each (stream, producer, producer sequence) became, so a retried put is not stored twice.
+CREATE TABLE IF NOT EXISTS producer_records (
+  stream_uid INTEGER NOT NULL, producer_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+  shard_index INTEGER NOT NULL, position INTEGER NOT NULL, arrival_ms INTEGER NOT NULL,
+  PRIMARY KEY (stream_uid, producer_id, sequence)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS producer_records_age ON producer_records (stream_uid, shard_index, arrival_ms);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
 
@@ -39,8 +50,17 @@ interface ShardSlot {
   lastArrival: number;
 }
 
+interface PendingRow {
+  slot: ShardSlot;
+  position: number;
+  arrivalMs: number;
+  entry: AppendEntry;
+  /** Set at commit when the producer's sequence is already stored: the row is not written. */
+  original?: { shardIndex: number; position: number; arrivalMs: number };
+}
+
 interface PendingAppend {
-  rows: { slot: ShardSlot; position: number; arrivalMs: number; entry: AppendEntry }[];
+  rows: PendingRow[];
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -60,7 +80,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
   private readonly now: () => number;
   private readonly streams = new Map<string, StreamState>();
   private readonly slots = new Map<string, ShardSlot>();
-  private statements!: { insertArrivals: PreparedStatement; updatePositions: PreparedStatement };
+  private statements!: { insertArrivals: PreparedStatement; updatePositions: PreparedStatement; findProduced: PreparedStatement; insertProduced: PreparedStatement };
   private readonly chunkInserts = new Map<number, PreparedStatement>();
   private readonly appended = new EventEmitter();
   private pending: PendingAppend[] = [];
@@ -81,6 +101,8 @@ export class SqliteDataStreamStore implements DataStreamStore {
     this.statements = {
       insertArrivals: this.writer.prepare(INSERT_ARRIVALS),
       updatePositions: this.writer.prepare(UPDATE_POSITIONS),
+      findProduced: this.writer.prepare(FIND_PRODUCED),
+      insertProduced: this.writer.prepare(INSERT_PRODUCED),
     };
     this.reader = await Database.open(file);
     await this.reader.exec('PRAGMA busy_timeout=5000; PRAGMA query_only=1;');
@@ -164,6 +186,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
           await this.writer.run('DELETE FROM arrivals WHERE shard_key = ?', [slot.key]);
         }
         await this.writer.run('DELETE FROM shard_keys WHERE stream_uid = ?', [uid]);
+        await this.writer.run('DELETE FROM producer_records WHERE stream_uid = ?', [uid]);
         await this.writer.exec('COMMIT');
       } catch (error) {
         await this.writer.exec('ROLLBACK');
@@ -176,7 +199,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
 
   append(entries: AppendEntry[]): Promise<AppendResult[]> {
     const now = this.now();
-    const rows = entries.map((entry) => {
+    const rows = entries.map((entry): PendingRow => {
       const slot = this.slot(entry.streamUid, entry.shardIndex);
       // Arrival times never go backwards within a shard, so "first record at or after T" is a
       // simple lookup even when the wall clock steps back.
@@ -189,7 +212,11 @@ export class SqliteDataStreamStore implements DataStreamStore {
         this.flushQueued = true;
         void this.serially(() => this.flush()).catch(() => {});
       }
-    }).then(() => rows.map(({ position, arrivalMs }) => ({ position, arrivalMs })));
+    }).then(() =>
+      rows.map((row) =>
+        row.original ? { ...row.original, duplicate: true } : { shardIndex: row.entry.shardIndex, position: row.position, arrivalMs: row.arrivalMs, duplicate: false },
+      ),
+    );
   }
 
   async read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]> {
@@ -257,6 +284,7 @@ export class SqliteDataStreamStore implements DataStreamStore {
           [slot.key, cut],
         );
         await this.writer.run('DELETE FROM arrivals WHERE shard_key = ? AND arrival_ms < ?', [slot.key, beforeMs]);
+        await this.writer.run('DELETE FROM producer_records WHERE stream_uid = ? AND shard_index = ? AND arrival_ms < ?', [streamUid, shardIndex, beforeMs]);
         await this.writer.exec('COMMIT');
       } catch (error) {
         await this.writer.exec('ROLLBACK');
@@ -308,22 +336,23 @@ export class SqliteDataStreamStore implements DataStreamStore {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const rows = batch.flatMap((append) => append.rows);
-    const chunks = chunksOf(rows);
+    const all = batch.flatMap((append) => append.rows);
     // A batch gathers appends made over several milliseconds; each millisecond needs its own
     // arrivals entry, or AT_TIMESTAMP and trims would jump past the later ones to the next batch.
     // Arrivals never decrease within a shard, so a change from the shard's previous row marks
     // the first position of a new millisecond.
-    const arrivals: [number, number, number][] = [];
-    const lastArrival = new Map<ShardSlot, number>();
-    for (const { slot, position, arrivalMs } of rows) {
-      if (lastArrival.get(slot) === arrivalMs) continue;
-      lastArrival.set(slot, arrivalMs);
-      arrivals.push([slot.key, arrivalMs, position]);
-    }
-    const positions = [...lastArrival.keys()].map((slot) => [slot.key, slot.nextPosition]);
+    const positions = [...new Set(all.map((row) => row.slot))].map((slot) => [slot.key, slot.nextPosition]);
     try {
       await this.writer.exec('BEGIN IMMEDIATE');
+      const rows = await this.withoutProduced(all);
+      const chunks = chunksOf(rows);
+      const arrivals: [number, number, number][] = [];
+      const lastArrival = new Map<ShardSlot, number>();
+      for (const { slot, position, arrivalMs } of rows) {
+        if (lastArrival.get(slot) === arrivalMs) continue;
+        lastArrival.set(slot, arrivalMs);
+        arrivals.push([slot.key, arrivalMs, position]);
+      }
       for (let start = 0; start < chunks.length; start += CHUNKS_PER_STATEMENT) {
         const group = chunks.slice(start, start + CHUNKS_PER_STATEMENT);
         await this.chunkInsert(group.length).run(group.flatMap((chunk) => [chunk.key, chunk.first, chunk.count, chunk.body]));
@@ -336,11 +365,40 @@ export class SqliteDataStreamStore implements DataStreamStore {
       for (const append of batch) append.reject(error);
       return;
     }
-    for (const { slot, position } of rows) slot.durablePosition = position + 1;
+    for (const { slot, position } of all) slot.durablePosition = position + 1;
     for (const append of batch) append.resolve();
     const notified = new Set<string>();
-    for (const { entry } of rows) notified.add(slotName(entry.streamUid, entry.shardIndex));
+    for (const { entry } of all) notified.add(slotName(entry.streamUid, entry.shardIndex));
     for (const event of notified) this.appended.emit(event);
+  }
+
+  /**
+   * Marks the rows whose producer sequence is already stored (or repeated earlier in the batch)
+   * with the original's place, records the place of the others, and returns the rows to write.
+   * Runs inside the commit's transaction, so the records and their producer entries are durable
+   * together: a retry after a crash finds the entry exactly when it finds the record.
+   */
+  private async withoutProduced(rows: PendingRow[]): Promise<PendingRow[]> {
+    const produced = rows.filter((row) => row.entry.producer);
+    if (produced.length === 0) return rows;
+    const keys = produced.map(({ entry }) => [entry.streamUid, entry.producer!.id, entry.producer!.sequence]);
+    const found = await this.statements.findProduced.all<{ row: number; shard_index: number; position: number; arrival_ms: number }>([JSON.stringify(keys)]);
+    for (const match of found) produced[match.row]!.original = { shardIndex: match.shard_index, position: match.position, arrivalMs: match.arrival_ms };
+    const firstInBatch = new Map<string, PendingRow>();
+    const entries: unknown[] = [];
+    for (const row of produced) {
+      if (row.original) continue;
+      const key = JSON.stringify([row.entry.streamUid, row.entry.producer!.id, row.entry.producer!.sequence]);
+      const first = firstInBatch.get(key);
+      if (first) {
+        row.original = { shardIndex: first.entry.shardIndex, position: first.position, arrivalMs: first.arrivalMs };
+        continue;
+      }
+      firstInBatch.set(key, row);
+      entries.push([row.entry.streamUid, row.entry.producer!.id, row.entry.producer!.sequence, row.entry.shardIndex, row.position, row.arrivalMs]);
+    }
+    await this.statements.insertProduced.run([JSON.stringify(entries)]);
+    return rows.filter((row) => !row.original);
   }
 
   private chunkInsert(rowCount: number): PreparedStatement {
@@ -369,7 +427,7 @@ interface Chunk {
 }
 
 /** Groups a batch's rows into chunks: consecutive positions of one shard, bounded in count and size. */
-function chunksOf(rows: PendingAppend['rows']): Chunk[] {
+function chunksOf(rows: PendingRow[]): Chunk[] {
   const open = new Map<ShardSlot, Chunk>();
   const chunks: Chunk[] = [];
   for (const { slot, position, arrivalMs, entry } of rows) {
