@@ -5,6 +5,7 @@ import { CredentialsFileError } from '../ingest-server/auth/credentials.js';
 import { KeysFileError } from '../ingest-server/data-streams/encryption.js';
 import { MqttConfigError } from '../ingest-server/mqtt/routes.js';
 import { ServerOptionsError } from '../ingest-server/server.js';
+import { agentCommand } from './agent-command.js';
 import { demoCommand } from './demo-command.js';
 import { serverCommand } from './server-command.js';
 import { simCommand } from './sim-command.js';
@@ -17,7 +18,8 @@ const program = new Command('rivulet')
   .showHelpAfterError()
   .addCommand(serverCommand())
   .addCommand(demoCommand())
-  .addCommand(simCommand());
+  .addCommand(simCommand())
+  .addCommand(agentCommand());
 
 // Errors a user can fix get one clear line; anything else is a bug and keeps its stack.
 const USER_ERRORS = [CredentialsFileError, KeysFileError, MqttConfigError, ServerOptionsError];

@@ -49,6 +49,7 @@
 // A process crash (kill -9, OOM kill) loses nothing in either mode: committed pages are in the
 // kernel's page cache; only power loss or a kernel crash can lose unsynced ones.
 
+import { randomBytes } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Database, type PreparedStatement } from '../../lib/sqlite.js';
@@ -103,6 +104,9 @@ CREATE TABLE IF NOT EXISTS sources (
   next_sequence INTEGER NOT NULL DEFAULT 1,
   UNIQUE (name, stream)
 );
+-- producer_epoch: a random id made when the file is created, so an uploader can tell a
+-- recreated buffer (whose sequences start again at 1) from this one
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** A source of readings and how the buffer treats it. */
@@ -381,6 +385,11 @@ export class RecordBuffer {
     /** The latest arrival time given out; arrivals never go backwards. */
     private lastAt: number,
     private readonly updateSources: PreparedStatement,
+    /**
+     * A random id stored when the file was created: sequences are unique only within one
+     * epoch, so (epoch, sequence) names a record even if the file is deleted and recreated.
+     */
+    readonly producerEpoch: string,
   ) {
     for (const source of sources) {
       this.byId.set(source.id, source);
@@ -430,10 +439,14 @@ export class RecordBuffer {
     const kept: { row: SourceRow; options: ValidSource | null; slots: Slot[] }[] = [];
     let nextSequence = 1;
     let lastAt = 0;
+    let producerEpoch: string;
     try {
       const version = (await db.get<{ user_version: number }>('PRAGMA user_version'))!.user_version;
       if (version > SCHEMA_VERSION) throw new Error(`${config.path} was written by a newer agent (buffer format ${version}, this one knows ${SCHEMA_VERSION})`);
       await db.exec(`${SCHEMA} PRAGMA user_version=${SCHEMA_VERSION};`);
+      const epoch = await db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'producer_epoch'");
+      producerEpoch = epoch?.value ?? randomBytes(8).toString('hex');
+      if (!epoch) await db.run("INSERT INTO meta (key, value) VALUES ('producer_epoch', ?)", [producerEpoch]);
       const rows = await db.all<SourceRow>('SELECT * FROM sources ORDER BY id');
       const slotsById = new Map<number, Slot[]>();
       for (const row of rows) {
@@ -511,7 +524,7 @@ export class RecordBuffer {
          dropped = j.value ->> 5, expired = j.value ->> 6, removed = j.value ->> 7, consumed = j.value ->> 8, next_sequence = ?2
        FROM json_each(?1) AS j WHERE sources.id = j.value ->> 0`,
     );
-    return new RecordBuffer(db, config.path, config.maxBytes, config.maxAgeMs, config.now, sources, nextSequence, lastAt, updateSources);
+    return new RecordBuffer(db, config.path, config.maxBytes, config.maxAgeMs, config.now, sources, nextSequence, lastAt, updateSources, producerEpoch);
   }
 
   /**

@@ -3,7 +3,19 @@
 // follow what AWS's JSON services return (as recorded by kinesalite/dynalite), and the checks run
 // in roughly AWS's order, so clients and their retry logic see the error they would from AWS.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import {
+  SIGV4_ALGORITHM as ALGORITHM,
+  canonicalRequest,
+  credentialScope as scopeOf,
+  formatAmzDate,
+  header,
+  parseQuery,
+  sha256Hex,
+  signature,
+  signingKey as deriveSigningKey,
+  stringToSign as stringToSignOf,
+} from '../../lib/sigv4.js';
 import {
   IncompleteSignatureException,
   InvalidSignatureException,
@@ -26,7 +38,6 @@ export interface VerifiedIdentity {
   service: string;
 }
 
-const ALGORITHM = 'AWS4-HMAC-SHA256';
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const MAX_PRESIGN_EXPIRES_S = 7 * 24 * 60 * 60;
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -87,22 +98,11 @@ export function verifySigV4(
     throw new UnrecognizedClientException('The security token included in the request is invalid.');
   }
 
-  const canonicalWithoutPayload = [
-    request.method,
-    canonicalUri(rawPath),
-    canonicalQuery(query),
-    signedHeaders.map((name) => `${name}:${canonicalHeaderValue(request.headers, name)}\n`).join(''),
-    signedHeaders.join(';'),
-  ].join('\n');
-  const signingKey = [scope.date, scope.region, scope.service, 'aws4_request'].reduce<Buffer>(
-    (key, part) => hmac(key, part),
-    Buffer.from(`AWS4${secret}`, 'utf8'),
-  );
-  const credentialScope = `${scope.date}/${scope.region}/${scope.service}/aws4_request`;
+  const signingKey = deriveSigningKey(secret, scope.date, scope.region, scope.service);
+  const credentialScope = scopeOf(scope.date, scope.region, scope.service);
   const matches = auth.payloadHashes.some((payloadHash) => {
-    const canonicalRequest = `${canonicalWithoutPayload}\n${payloadHash}`;
-    const stringToSign = `${ALGORITHM}\n${auth.date}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
-    return constantTimeEqual(hmac(signingKey, stringToSign).toString('hex'), auth.signature);
+    const canonical = canonicalRequest({ method: request.method, rawPath, query, headers: request.headers, signedHeaders, payloadHash });
+    return constantTimeEqual(signature(signingKey, stringToSignOf(auth.date, credentialScope, canonical)), auth.signature);
   });
   if (!matches) throw new InvalidSignatureException(SIGNATURE_MISMATCH);
 
@@ -218,10 +218,6 @@ function parseAmzDate(date: string): number {
   return ms;
 }
 
-function formatAmzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
-}
-
 function checkRequestTime(date: string, requestMs: number, expiresS: number | undefined, nowMs: number): void {
   if (requestMs - nowMs > MAX_SKEW_MS) {
     throw new InvalidSignatureException(
@@ -263,75 +259,6 @@ function parseCredential(credential: string, date: string) {
   }
   if (problems.length > 0) throw new InvalidSignatureException(problems.join(' '));
   return { accessKeyId, date: scopeDate, region, service };
-}
-
-/** Decoded [key, value] pairs in wire order. */
-function parseQuery(rawQuery: string): [string, string][] {
-  return rawQuery
-    .split('&')
-    .filter((pair) => pair !== '')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      return eq < 0 ? [decode(pair), ''] : [decode(pair.slice(0, eq)), decode(pair.slice(eq + 1))];
-    });
-}
-
-function canonicalQuery(query: [string, string][]): string {
-  return query
-    .filter(([key]) => key.toLowerCase() !== 'x-amz-signature')
-    .map(([key, value]) => [uriEncode(key), uriEncode(value)] as const)
-    .sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0))
-    .map(([key, value]) => `${key}=${value}`)
-    .join('&');
-}
-
-/**
- * The raw path is already percent-encoded once by the client; encoding it once more is what the
- * SDK signers do (AWS's "encode twice" rule for every service but S3). Dot segments and empty
- * segments are dropped first, as the SDK does.
- */
-function canonicalUri(rawPath: string): string {
-  const segments: string[] = [];
-  for (const segment of rawPath.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') segments.pop();
-    else segments.push(segment);
-  }
-  const trailingSlash = segments.length > 0 && rawPath.endsWith('/') ? '/' : '';
-  return `/${segments.map(uriEncode).join('/')}${trailingSlash}`;
-}
-
-function canonicalHeaderValue(headers: SignedRequest['headers'], name: string): string {
-  // HTTP/2 carries the host in :authority; the client signed it as 'host'.
-  const value = header(headers, name) ?? (name === 'host' ? header(headers, ':authority') : undefined);
-  return (value ?? '').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
-}
-
-function header(headers: SignedRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-/** RFC 3986 encoding: everything but unreserved characters, upper-case hex. */
-function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-function decode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    // Malformed escapes cannot have come from a conforming signer; let the signature fail.
-    return value;
-  }
-}
-
-function hmac(key: Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 function constantTimeEqual(expected: string, provided: string): boolean {

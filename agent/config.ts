@@ -1,0 +1,345 @@
+// The agent's configuration file: JSON, hand-edited on a device, so every field is checked when it
+// is loaded and a mistake is reported with the file and the field's path
+// (`agent config /etc/rivulet/agent.json: sources[0].port must be a string`). Unknown fields are
+// errors too: a typo ("partitonKey") would otherwise silently fall back to a default. Everything
+// but deviceId, server.url, dataDir and each source's type, port and stream has a default.
+
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve, dirname } from 'node:path';
+import { checkLineFormat, type LineFormat } from '../hardware/line/parse.js';
+import { validateRegisterMap, type RegisterMapEntry } from '../hardware/modbus/register-map.js';
+import type { SerialSettings } from '../hardware/serial/transport.js';
+import type { OnFull, SynchronousMode } from './buffer/index.js';
+
+export const SOURCE_TYPES = ['gps', 'dsmr', 'modbus', 'iec62056', 'line'] as const;
+export type SourceType = (typeof SOURCE_TYPES)[number];
+
+/** A source as configured, defaults applied. */
+export interface SourceConfig {
+  type: SourceType;
+  /** Unique name: `name` if given, else `${type}` (then `${type}-2`, … for repeats). */
+  name: string;
+  port: string;
+  stream: string;
+  partitionKey: string;
+  serial: Required<SerialSettings>;
+  sampling: { minIntervalMs: number };
+  priority: number;
+  onFull: OnFull;
+  /** Attach the latest GPS fix to every record of this source. */
+  attachGps: boolean;
+  /** type line */
+  line?: { format: LineFormat };
+  /** type modbus */
+  modbus?: { meter?: 'sdm120' | 'sdm630'; registers?: RegisterMapEntry[]; address: number; intervalMs: number };
+  /** type iec62056 */
+  iec62056?: { address: string; intervalMs: number };
+  /** type dsmr */
+  dsmr?: { version: DsmrVersion };
+}
+
+export type DsmrVersion = '2.2' | '3' | '4' | '5';
+
+/** The whole configuration, defaults applied. */
+export interface AgentConfig {
+  /** The file it came from (absolute). */
+  file: string;
+  deviceId: string;
+  server: { url: string; region: string; accessKeyId?: string; secretAccessKey?: string; credentialsFile?: string };
+  dataDir: string;
+  buffer: { maxBytes: number; maxAgeMs: number; synchronous: SynchronousMode };
+  upload: { batchRecords: number; intervalMs: number; maxBackoffMs: number };
+  sources: SourceConfig[];
+  status: { port: number; host: string };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** A configuration that cannot be used; the message names the file and the field. */
+export class AgentConfigError extends Error {
+  override readonly name = 'AgentConfigError';
+}
+
+export const DEFAULTS = {
+  region: 'us-east-1',
+  bufferMaxBytes: 256 * 1024 * 1024,
+  bufferMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  batchRecords: 500,
+  uploadIntervalMs: 1000,
+  maxBackoffMs: 30_000,
+  statusPort: 4500,
+  statusHost: '127.0.0.1',
+  modbusIntervalMs: 5000,
+  iec62056IntervalMs: 60_000,
+} as const;
+
+/** Per-type serial defaults: what the devices of that kind ship with. */
+function serialDefaults(type: SourceType, dsmrVersion: DsmrVersion): Required<SerialSettings> {
+  switch (type) {
+    case 'dsmr':
+      // DSMR 2.2 and 3 meters talk 9600 7E1; DSMR 4 and 5 meters 115200 8N1.
+      return dsmrVersion === '2.2' || dsmrVersion === '3' ? { baudRate: 9600, dataBits: 7, parity: 'even', stopBits: 1 } : { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 };
+    case 'iec62056':
+      // Mode C signs on at 300 baud 7E1 and switches speed itself.
+      return { baudRate: 300, dataBits: 7, parity: 'even', stopBits: 1 };
+    default:
+      return { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+  }
+}
+
+/** Reads and validates a configuration file. */
+export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new AgentConfigError(`agent config ${file}: cannot be read: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new AgentConfigError(`agent config ${file}: is not valid JSON: ${(error as Error).message}`);
+  }
+  const config = parseAgentConfig(parsed, file);
+  if (config.server.credentialsFile) {
+    const keys = await loadDeviceCredentials(config.server.credentialsFile, file);
+    config.server.accessKeyId = keys.accessKeyId;
+    config.server.secretAccessKey = keys.secretAccessKey;
+  }
+  return config;
+}
+
+/** Validates a parsed configuration; `file` names it in messages and anchors relative paths. */
+export function parseAgentConfig(input: unknown, file: string): AgentConfig {
+  const fail = (message: string): never => {
+    throw new AgentConfigError(`agent config ${file}: ${message}`);
+  };
+  const base = dirname(file);
+  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'status', 'logLevel']);
+
+  const deviceId = string(root, 'deviceId', '', fail, { required: true, pattern: /^[\w.:-]{1,128}$/, patternText: 'letters, digits, _ . : - (1 to 128)' })!;
+
+  const serverIn = object(root['server'], 'server', fail, ['url', 'region', 'accessKeyId', 'secretAccessKey', 'credentialsFile']);
+  const url = string(serverIn, 'url', 'server.', fail, { required: true })!;
+  let parsedUrl: URL | undefined;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    fail(`server.url must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsedUrl!.protocol !== 'http:' && parsedUrl!.protocol !== 'https:') fail(`server.url must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
+  const accessKeyId = string(serverIn, 'accessKeyId', 'server.', fail, { pattern: /^\w+$/, patternText: "letters, digits and '_'" });
+  const secretAccessKey = string(serverIn, 'secretAccessKey', 'server.', fail);
+  const credentialsFile = string(serverIn, 'credentialsFile', 'server.', fail);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) fail('server.accessKeyId and server.secretAccessKey go together');
+  if (credentialsFile !== undefined && accessKeyId !== undefined) fail('server.credentialsFile replaces server.accessKeyId and server.secretAccessKey; give one or the other');
+  const server: AgentConfig['server'] = { url, region: string(serverIn, 'region', 'server.', fail) ?? DEFAULTS.region };
+  if (accessKeyId !== undefined) Object.assign(server, { accessKeyId, secretAccessKey });
+  if (credentialsFile !== undefined) server.credentialsFile = absolute(base, credentialsFile);
+
+  const dataDir = absolute(base, string(root, 'dataDir', '', fail, { required: true })!);
+
+  const bufferIn = object(root['buffer'] ?? {}, 'buffer', fail, ['maxBytes', 'maxAgeMs', 'synchronous']);
+  const synchronous = oneOf(bufferIn, 'synchronous', 'buffer.', fail, ['FULL', 'NORMAL'] as const) ?? 'FULL';
+  const buffer = {
+    maxBytes: integer(bufferIn, 'maxBytes', 'buffer.', fail, { min: 64 * 1024 }) ?? DEFAULTS.bufferMaxBytes,
+    maxAgeMs: integer(bufferIn, 'maxAgeMs', 'buffer.', fail, { min: 1 }) ?? DEFAULTS.bufferMaxAgeMs,
+    synchronous,
+  };
+
+  const uploadIn = object(root['upload'] ?? {}, 'upload', fail, ['batchRecords', 'intervalMs', 'maxBackoffMs']);
+  const upload = {
+    batchRecords: integer(uploadIn, 'batchRecords', 'upload.', fail, { min: 1, max: 500 }) ?? DEFAULTS.batchRecords,
+    intervalMs: integer(uploadIn, 'intervalMs', 'upload.', fail, { min: 1 }) ?? DEFAULTS.uploadIntervalMs,
+    maxBackoffMs: integer(uploadIn, 'maxBackoffMs', 'upload.', fail, { min: 1 }) ?? DEFAULTS.maxBackoffMs,
+  };
+
+  const statusIn = object(root['status'] ?? {}, 'status', fail, ['port', 'host']);
+  const status = {
+    port: integer(statusIn, 'port', 'status.', fail, { min: 0, max: 65535 }) ?? DEFAULTS.statusPort,
+    host: string(statusIn, 'host', 'status.', fail) ?? DEFAULTS.statusHost,
+  };
+
+  const logLevel = oneOf(root, 'logLevel', '', fail, ['debug', 'info', 'warn', 'error'] as const) ?? 'info';
+
+  const sourcesIn = root['sources'];
+  if (!Array.isArray(sourcesIn) || sourcesIn.length === 0) fail('sources must be a non-empty array');
+  const names = new Map<string, number>();
+  const typeCounts = new Map<string, number>();
+  const sources = (sourcesIn as unknown[]).map((raw, index) => {
+    const source = parseSource(raw, `sources[${index}]`, deviceId, fail);
+    if (source.name === '') {
+      const count = (typeCounts.get(source.type) ?? 0) + 1;
+      typeCounts.set(source.type, count);
+      source.name = count === 1 ? source.type : `${source.type}-${count}`;
+    }
+    const previous = names.get(source.name);
+    if (previous !== undefined) fail(`sources[${index}].name ${JSON.stringify(source.name)} is used by sources[${previous}]; give each source its own name`);
+    names.set(source.name, index);
+    return source;
+  });
+  if (sources.filter((source) => source.type === 'gps').length > 1) fail('sources: at most one gps source');
+  const attaching = sources.findIndex((source) => source.attachGps);
+  if (attaching >= 0 && !sources.some((source) => source.type === 'gps')) fail(`sources[${attaching}].attachGps needs a source of type "gps"`);
+
+  return { file, deviceId, server, dataDir, buffer, upload, sources, status, logLevel };
+}
+
+const COMMON_SOURCE_FIELDS = ['type', 'name', 'port', 'stream', 'partitionKey', 'baudRate', 'dataBits', 'parity', 'stopBits', 'sampling', 'priority', 'onFull', 'attachGps'];
+const TYPE_FIELDS: Record<SourceType, string[]> = {
+  gps: [],
+  dsmr: ['version'],
+  modbus: ['meter', 'registers', 'address', 'intervalMs'],
+  iec62056: ['address', 'intervalMs'],
+  line: ['format', 'columns', 'delimiter'],
+};
+
+function parseSource(raw: unknown, at: string, deviceId: string, fail: (message: string) => never): SourceConfig {
+  const loose = object(raw, at, fail, null);
+  const type = oneOf(loose, 'type', `${at}.`, fail, SOURCE_TYPES, true)!;
+  const fields = object(raw, at, fail, [...COMMON_SOURCE_FIELDS, ...TYPE_FIELDS[type]], ` for type ${JSON.stringify(type)}`);
+  const p = `${at}.`;
+  const name = string(fields, 'name', p, fail, { pattern: /^[\w.-]{1,64}$/, patternText: 'letters, digits, _ . - (1 to 64)' }) ?? '';
+  const port = string(fields, 'port', p, fail, { required: true })!;
+  const stream = string(fields, 'stream', p, fail, { required: true, pattern: /^[a-zA-Z0-9_.-]{1,128}$/, patternText: 'a stream name: letters, digits, _ . - (1 to 128)' })!;
+  const partitionKey = string(fields, 'partitionKey', p, fail, { pattern: /^.{1,256}$/su, patternText: '1 to 256 characters' }) ?? deviceId;
+  const dsmrVersion = type === 'dsmr' ? (oneOf(fields, 'version', p, fail, ['2.2', '3', '4', '5'] as const) ?? '5') : '5';
+  const defaults = serialDefaults(type, dsmrVersion);
+  const serial: Required<SerialSettings> = {
+    baudRate: integer(fields, 'baudRate', p, fail, { min: 50, max: 4_000_000 }) ?? defaults.baudRate,
+    dataBits: oneOf(fields, 'dataBits', p, fail, [5, 6, 7, 8] as const) ?? defaults.dataBits,
+    parity: oneOf(fields, 'parity', p, fail, ['none', 'even', 'odd', 'mark', 'space'] as const) ?? defaults.parity,
+    stopBits: oneOf(fields, 'stopBits', p, fail, [1, 1.5, 2] as const) ?? defaults.stopBits,
+  };
+  const samplingIn = object(fields['sampling'] ?? {}, `${at}.sampling`, fail, ['minIntervalMs']);
+  const sampling = { minIntervalMs: integer(samplingIn, 'minIntervalMs', `${at}.sampling.`, fail, { min: 0 }) ?? 0 };
+  const priority = integer(fields, 'priority', p, fail, { min: -1000, max: 1000 }) ?? 0;
+  const onFull = oneOf(fields, 'onFull', p, fail, ['drop-oldest', 'reject-new'] as const) ?? 'drop-oldest';
+  const attachGps = boolean(fields, 'attachGps', p, fail) ?? false;
+  if (attachGps && type === 'gps') fail(`${at}.attachGps makes no sense on the gps source itself`);
+  const source: SourceConfig = { type, name, port, stream, partitionKey, serial, sampling, priority, onFull, attachGps };
+
+  if (type === 'dsmr') source.dsmr = { version: dsmrVersion };
+  if (type === 'line') {
+    const format = oneOf(fields, 'format', p, fail, ['json', 'csv', 'kv'] as const) ?? 'json';
+    const columns = fields['columns'];
+    const delimiter = fields['delimiter'];
+    if (format !== 'csv' && columns !== undefined) fail(`${at}.columns applies only to format "csv"`);
+    if (format === 'csv' && columns === undefined) fail(`${at}.columns must be given for format "csv" (the names of the values, in order)`);
+    try {
+      source.line = { format: checkLineFormat(format === 'csv' ? { kind: 'csv', columns, ...(delimiter === undefined ? {} : { delimiter }) } : { kind: format === 'kv' ? 'keyValue' : 'json' }) };
+    } catch (error) {
+      fail(`${at}.${(error as Error).message.replace(/^format\./, '')}`);
+    }
+  }
+  if (type === 'modbus') {
+    const meter = oneOf(fields, 'meter', p, fail, ['sdm120', 'sdm630'] as const);
+    let registers: RegisterMapEntry[] | undefined;
+    if (fields['registers'] !== undefined) {
+      const checked = validateRegisterMap(fields['registers'], `${at}.registers`);
+      if (!checked.ok) fail(checked.errors.join('; '));
+      else registers = checked.map;
+    }
+    if ((meter === undefined) === (registers === undefined)) fail(`${at} needs either meter ("sdm120" or "sdm630") or registers (a register map), not ${meter ? 'both' : 'neither'}`);
+    source.modbus = {
+      ...(meter ? { meter } : {}),
+      ...(registers ? { registers } : {}),
+      address: integer(fields, 'address', p, fail, { min: 1, max: 247 }) ?? 1,
+      intervalMs: integer(fields, 'intervalMs', p, fail, { min: 100 }) ?? DEFAULTS.modbusIntervalMs,
+    };
+  }
+  if (type === 'iec62056') {
+    source.iec62056 = {
+      address: string(fields, 'address', p, fail, { pattern: /^[\w ]{0,32}$/, patternText: 'up to 32 letters, digits or spaces' }) ?? '',
+      intervalMs: integer(fields, 'intervalMs', p, fail, { min: 1000 }) ?? DEFAULTS.iec62056IntervalMs,
+    };
+  }
+  return source;
+}
+
+/** The device keys from a root-only file: {"accessKeyId": "…", "secretAccessKey": "…"}. */
+async function loadDeviceCredentials(path: string, configFile: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const fail = (message: string): never => {
+    throw new AgentConfigError(`agent config ${configFile}: server.credentialsFile ${path} ${message}`);
+  };
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (error) {
+    return fail(`cannot be read: ${(error as Error).message}`);
+  }
+  // The secret signs everything the device sends; a file others can read gives it away.
+  if ((mode & 0o077) !== 0) fail(`is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    return fail(`is not a JSON file: ${(error as Error).message}`);
+  }
+  const fields = object(parsed, '', (message) => fail(`: ${message}`), ['accessKeyId', 'secretAccessKey']);
+  const accessKeyId = string(fields, 'accessKeyId', '', (message) => fail(`: ${message}`), { required: true, pattern: /^\w+$/, patternText: "letters, digits and '_'" })!;
+  const secretAccessKey = string(fields, 'secretAccessKey', '', (message) => fail(`: ${message}`), { required: true })!;
+  return { accessKeyId, secretAccessKey };
+}
+
+// ---- field readers: each names the field in its message ------------------------------------------
+
+function object(value: unknown, at: string, fail: (message: string) => never, known: string[] | null, forWhat = ''): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${at || 'the top level'} must be an object`);
+  const record = value as Record<string, unknown>;
+  if (known) {
+    for (const key of Object.keys(record)) {
+      if (!known.includes(key)) fail(`${at ? `${at}.` : ''}${key} is not a known field${forWhat} (expected one of ${known.join(', ')})`);
+    }
+  }
+  return record;
+}
+
+function string(
+  from: Record<string, unknown>,
+  key: string,
+  prefix: string,
+  fail: (message: string) => never,
+  options: { required?: boolean; pattern?: RegExp; patternText?: string } = {},
+): string | undefined {
+  const value = from[key];
+  if (value === undefined) {
+    if (options.required) fail(`${prefix}${key} is required`);
+    return undefined;
+  }
+  if (typeof value !== 'string' || value === '') fail(`${prefix}${key} must be a ${value === '' ? 'non-empty ' : ''}string`);
+  if (options.pattern && !options.pattern.test(value as string)) fail(`${prefix}${key} must be ${options.patternText}, got ${JSON.stringify(value)}`);
+  return value as string;
+}
+
+function integer(from: Record<string, unknown>, key: string, prefix: string, fail: (message: string) => never, range: { min?: number; max?: number }): number | undefined {
+  const value = from[key];
+  if (value === undefined) return undefined;
+  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(`${prefix}${key} must be an integer${range.min !== undefined ? ` from ${min}` : ''}${range.max !== undefined ? ` to ${max}` : ''}, got ${JSON.stringify(value)}`);
+  }
+  return value as number;
+}
+
+function boolean(from: Record<string, unknown>, key: string, prefix: string, fail: (message: string) => never): boolean | undefined {
+  const value = from[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') fail(`${prefix}${key} must be true or false`);
+  return value as boolean;
+}
+
+function oneOf<T extends string | number>(from: Record<string, unknown>, key: string, prefix: string, fail: (message: string) => never, choices: readonly T[], required = false): T | undefined {
+  const value = from[key];
+  if (value === undefined) {
+    if (required) fail(`${prefix}${key} is required (one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')})`);
+    return undefined;
+  }
+  if (!(choices as readonly unknown[]).includes(value)) fail(`${prefix}${key} must be one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+function absolute(base: string, path: string): string {
+  return isAbsolute(path) ? path : join(base, path);
+}

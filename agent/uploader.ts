@@ -1,0 +1,456 @@
+// The uploader: drains the buffer into Data Streams with PutRecords, oldest first, and removes a
+// record from the buffer only once the server acknowledged it.
+//
+// Exactly-once: every request names the producer (`ProducerId` = deviceId/buffer epoch) and every
+// entry its buffer sequence (`ProducerSequence`). The server stores a record at most once per
+// (stream, ProducerId, ProducerSequence) and answers a repeat with the original SequenceNumber,
+// so whatever is resent — after a lost answer, a timeout, a crash between the server's ack and our
+// remove() — lands once. The epoch changes when the buffer file is recreated (sequences start
+// again at 1), so a new buffer can never collide with an old one's records.
+//
+// Rounds: peek the oldest records (at most one batch), split them by stream (a PutRecords call
+// writes one stream), send the streams' batches concurrently over keep-alive connections, remove
+// what was acknowledged, then go again. Failed entries stay in the buffer, so the next peek
+// returns them first: only they are resent, never an acknowledged one.
+//
+// Order per key: after an entry of (stream, partition key) fails, that key is "held": the next
+// rounds send only its oldest record (the failed one) until that one is acknowledged, so no later
+// record of the key overtakes it. The one case batching cannot exclude is within a single request:
+// if the server refuses entry i but accepts a later entry j of the same key. Rivulet's server
+// throttles per shard in fixed one-second windows, so that happens only when j is smaller than i
+// and still fits the window's byte budget; AWS documents no ordering inside a PutRecords call at all.
+//
+// Failures back off exponentially with full jitter (a random wait between 0 and
+// min(maxBackoffMs, base × 2^attempt)). A call refused as a whole (unreachable server, 5xx,
+// auth, a stream that does not exist yet) backs off its stream only: while it waits, peeks look
+// further (up to 10,000 records) past its records, so the other streams keep flowing. Entries
+// refused one by one (throttling) back off the whole uploader. Success resets the backoff.
+
+import http from 'node:http';
+import https from 'node:https';
+import { DEFAULT_PEEK_BYTES, DEFAULT_PEEK_RECORDS, type BufferedRecord } from './buffer/index.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { signRequest } from '../lib/sigv4.js';
+
+/** What the uploader needs of the buffer (RecordBuffer has it). */
+export interface UploadSource {
+  readonly producerEpoch: string;
+  peek(limit?: number, maxBytes?: number): Promise<BufferedRecord[]>;
+  remove(sequences: number[]): Promise<void>;
+}
+
+/** Options of {@link Uploader}. */
+export interface UploaderOptions {
+  buffer: UploadSource;
+  /** The server's endpoint, e.g. http://127.0.0.1:4567. */
+  url: string;
+  /** Part of the ProducerId; unique per device. */
+  deviceId: string;
+  /** Signs requests with SigV4 when given. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The region in the signature's scope; us-east-1 unless given. */
+  region?: string;
+  /** Records per PutRecords call, 1 to 500; 500 unless given. */
+  batchRecords?: number;
+  /** Payload + key bytes per call, at most 5 MiB (the default). */
+  batchBytes?: number;
+  /**
+   * Linger: after a round that did not fill a batch, the uploader waits this long before the next
+   * one, unless notify() reports a full batch waiting; 1000 ms unless given. Batching readings this
+   * way costs one request and one buffer commit per interval instead of one per reading.
+   */
+  intervalMs?: number;
+  /** First backoff ceiling; 100 ms unless given. */
+  baseBackoffMs?: number;
+  /** Largest backoff ceiling; 30 s unless given. */
+  maxBackoffMs?: number;
+  /** A request that has not been answered after this long fails; 30 s unless given. */
+  requestTimeoutMs?: number;
+  log?: Logger;
+  /** Uniform in [0, 1), for tests. */
+  random?: () => number;
+}
+
+/** What the uploader has done, for the status endpoint. */
+export interface UploaderStats {
+  /** Records acknowledged by the server since start. */
+  uploadedRecords: number;
+  uploadedBytes: number;
+  /** PutRecords calls answered (whole or partial success). */
+  requests: number;
+  /** Entries the server refused and that are resent. */
+  failedEntries: number;
+  /** Calls that failed as a whole (no answer, or an error answer). */
+  failedRequests: number;
+  /** Failures in a row (of the worst stream); 0 once everything is acknowledged again. */
+  consecutiveFailures: number;
+  /** Streams whose calls currently fail as a whole (e.g. the stream does not exist yet). */
+  failingStreams: string[];
+  /** Milliseconds since the epoch of the last acknowledged record; null if none yet. */
+  lastSuccessAt: number | null;
+  lastError: { at: number; message: string } | null;
+  /** Keys held back behind a failed entry. */
+  heldKeys: number;
+  /** Records acknowledged per source since start. */
+  uploadedBySource: Record<string, number>;
+}
+
+/** A PutRecords call that failed as a whole. */
+export class PutRecordsError extends Error {
+  override readonly name = 'PutRecordsError';
+  constructor(
+    message: string,
+    /** The wire error type (`__type`), when the server sent one. */
+    readonly errorType?: string,
+    readonly statusCode?: number,
+    /** The stream the call wrote to. */
+    readonly stream = '',
+  ) {
+    super(message);
+  }
+}
+
+type RoundOutcome = { kind: 'idle' | 'failed' } | { kind: 'ok'; full: boolean } | { kind: 'cooling'; waitMs: number };
+
+interface PutRecordsEntryResult {
+  SequenceNumber?: string;
+  ShardId?: string;
+  ErrorCode?: string;
+  ErrorMessage?: string;
+}
+
+const MAX_BATCH_RECORDS = 500;
+const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+const TARGET = 'Kinesis_20131202.PutRecords';
+// While a stream is refused as a whole, peeks look this far past the oldest records.
+const WIDE_PEEK_RECORDS = 10_000;
+const WIDE_PEEK_BYTES = 32 * 1024 * 1024;
+// How long stop() lets the round in flight finish (so its acks are removed) before cutting it off.
+const STOP_GRACE_MS = 5000;
+
+/** Drains a buffer into Data Streams; start() / stop(). */
+export class Uploader {
+  readonly #options: Required<Omit<UploaderOptions, 'credentials' | 'log' | 'random'>> & Pick<UploaderOptions, 'credentials'>;
+  readonly #log: Logger;
+  readonly #random: () => number;
+  readonly #endpoint: URL;
+  readonly #agent: http.Agent;
+  readonly #producerId: string;
+  /** `stream\0partitionKey` of keys whose oldest record failed and was not acknowledged since. */
+  readonly #held = new Set<string>();
+  readonly #requests = new Set<http.ClientRequest>();
+  #stats: UploaderStats = {
+    uploadedRecords: 0,
+    uploadedBytes: 0,
+    requests: 0,
+    failedEntries: 0,
+    failedRequests: 0,
+    consecutiveFailures: 0,
+    failingStreams: [],
+    lastSuccessAt: null,
+    lastError: null,
+    heldKeys: 0,
+    uploadedBySource: {},
+  };
+  /** Streams refused as a whole, skipped until `until` (their own backoff). */
+  readonly #cooling = new Map<string, { attempts: number; until: number }>();
+  /** Failed rounds in a row (partial failures, buffer errors). */
+  #globalFailures = 0;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #woken = false;
+  /** Records appended since the last round began, as reported by notify(). */
+  #appended = 0;
+
+  constructor(options: UploaderOptions) {
+    const batchRecords = options.batchRecords ?? DEFAULT_PEEK_RECORDS;
+    const batchBytes = options.batchBytes ?? DEFAULT_PEEK_BYTES;
+    if (!Number.isSafeInteger(batchRecords) || batchRecords < 1 || batchRecords > MAX_BATCH_RECORDS) throw new RangeError(`batchRecords must be an integer from 1 to ${MAX_BATCH_RECORDS}`);
+    if (!(batchBytes > 0 && batchBytes <= MAX_BATCH_BYTES)) throw new RangeError(`batchBytes must be a positive number up to ${MAX_BATCH_BYTES}`);
+    this.#endpoint = new URL(options.url);
+    if (this.#endpoint.protocol !== 'http:' && this.#endpoint.protocol !== 'https:') throw new TypeError('url must be an http: or https: URL');
+    this.#options = {
+      buffer: options.buffer,
+      url: options.url,
+      deviceId: options.deviceId,
+      credentials: options.credentials,
+      region: options.region ?? 'us-east-1',
+      batchRecords,
+      batchBytes,
+      intervalMs: options.intervalMs ?? 1000,
+      baseBackoffMs: options.baseBackoffMs ?? 100,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    };
+    this.#log = options.log ?? silentLogger;
+    this.#random = options.random ?? Math.random;
+    const agentOptions = { keepAlive: true, maxSockets: 8, keepAliveMsecs: 10_000 };
+    this.#agent = this.#endpoint.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.#producerId = `${options.deviceId}/${options.buffer.producerEpoch}`;
+  }
+
+  /** The ProducerId sent with every request: deviceId/buffer epoch. */
+  get producerId(): string {
+    return this.#producerId;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): UploaderStats {
+    let consecutiveFailures = this.#globalFailures;
+    for (const cooldown of this.#cooling.values()) consecutiveFailures = Math.max(consecutiveFailures, cooldown.attempts);
+    const failingStreams = [...this.#cooling.keys()];
+    return { ...this.#stats, consecutiveFailures, failingStreams, heldKeys: this.#held.size, uploadedBySource: { ...this.#stats.uploadedBySource } };
+  }
+
+  /** Starts draining in the background. */
+  start(): void {
+    if (this.#running) return;
+    this.#stopping = false;
+    this.#running = this.#loop().catch((error: unknown) => {
+      // The loop catches everything per round; reaching here is a bug, but must not crash the agent.
+      this.#log.error('uploader stopped unexpectedly', { error });
+    });
+  }
+
+  /** Tells the uploader that records were appended; it wakes up once a batch is full (or at once without a count). */
+  notify(records?: number): void {
+    this.#appended += records ?? Infinity;
+    if (this.#appended < this.#options.batchRecords) return;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Stops: the round in flight may finish (up to 5 s) so its acknowledged records are removed;
+   * everything else stays in the buffer for the next start.
+   */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#stopping = true;
+    this.#wake?.();
+    const grace = setTimeout(() => {
+      for (const request of this.#requests) request.destroy(new Error('uploader stopping'));
+    }, STOP_GRACE_MS);
+    try {
+      await this.#running;
+    } finally {
+      clearTimeout(grace);
+      this.#running = undefined;
+      this.#agent.destroy();
+    }
+  }
+
+  async #loop(): Promise<void> {
+    let attempt = 0;
+    while (!this.#stopping) {
+      let outcome: RoundOutcome;
+      try {
+        outcome = await this.#round();
+      } catch (error) {
+        // The buffer failing (closed, disk error) is not the server's fault but is retried the same way.
+        this.#noteError(error);
+        outcome = { kind: 'failed' };
+      }
+      if (this.#stopping) break;
+      if (outcome.kind === 'failed') {
+        attempt++;
+        this.#globalFailures = attempt;
+        await this.#sleep(this.#backoff(attempt), false);
+      } else {
+        attempt = 0;
+        this.#globalFailures = 0;
+        if (outcome.kind === 'idle' || (outcome.kind === 'ok' && !outcome.full)) await this.#sleep(this.#options.intervalMs, true);
+        else if (outcome.kind === 'cooling') await this.#sleep(outcome.waitMs, false);
+      }
+    }
+  }
+
+  /** A full-jitter backoff: uniform between 0 and min(max, base × 2^(attempt-1)). */
+  #backoff(attempt: number): number {
+    const ceiling = Math.min(this.#options.maxBackoffMs, this.#options.baseBackoffMs * 2 ** Math.min(attempt - 1, 30));
+    return this.#random() * ceiling;
+  }
+
+  /** One round: peek, send per stream, remove the acknowledged. */
+  async #round(): Promise<RoundOutcome> {
+    this.#woken = false;
+    this.#appended = 0;
+    const now = Date.now();
+    // While a stream is refused as a whole (it does not exist yet, its keys are wrong…) its records
+    // stay the oldest in the buffer; a wider peek looks past them so the other streams keep flowing.
+    let earliestRetry = Infinity;
+    for (const cooldown of this.#cooling.values()) earliestRetry = Math.min(earliestRetry, cooldown.until);
+    const wide = earliestRetry > now && earliestRetry !== Infinity;
+    const peeked = wide
+      ? await this.#options.buffer.peek(Math.max(this.#options.batchRecords, WIDE_PEEK_RECORDS), Math.max(this.#options.batchBytes, WIDE_PEEK_BYTES))
+      : await this.#options.buffer.peek(this.#options.batchRecords, this.#options.batchBytes);
+    if (peeked.length === 0) return { kind: 'idle' };
+
+    // Each stream's batch is a prefix (in buffer order) of its peeked records, so no record is sent
+    // without the older ones of its key; a held key sends only its oldest record.
+    const byStream = new Map<string, { records: BufferedRecord[]; bytes: number; full: boolean }>();
+    const sentHeld = new Set<string>();
+    for (const record of peeked) {
+      const cooldown = this.#cooling.get(record.stream);
+      if (cooldown && cooldown.until > now) continue;
+      let batch = byStream.get(record.stream);
+      if (!batch) byStream.set(record.stream, (batch = { records: [], bytes: 0, full: false }));
+      if (batch.full) continue;
+      const size = record.data.length + Buffer.byteLength(record.partitionKey);
+      if (batch.records.length >= this.#options.batchRecords || (batch.records.length > 0 && batch.bytes + size > this.#options.batchBytes)) {
+        batch.full = true;
+        continue;
+      }
+      const key = keyOf(record);
+      if (this.#held.has(key)) {
+        if (sentHeld.has(key)) continue;
+        sentHeld.add(key);
+      }
+      batch.records.push(record);
+      batch.bytes += size;
+    }
+    if (byStream.size === 0) return { kind: 'cooling', waitMs: Math.max(0, earliestRetry - now) };
+
+    const results = await Promise.all([...byStream].map(([stream, batch]) => this.#send(stream, batch.records)));
+    const acknowledged: BufferedRecord[] = [];
+    let failed = false;
+    for (const result of results) {
+      if (result instanceof PutRecordsError) {
+        this.#stats.failedRequests++;
+        const attempts = (this.#cooling.get(result.stream)?.attempts ?? 0) + 1;
+        this.#cooling.set(result.stream, { attempts, until: Date.now() + this.#backoff(attempts) });
+        this.#noteError(result, attempts);
+        continue;
+      }
+      this.#cooling.delete(result.stream);
+      this.#stats.requests++;
+      const failedKeys = new Set<string>();
+      for (let index = 0; index < result.records.length; index++) {
+        const record = result.records[index]!;
+        const entry = result.entries[index];
+        const key = keyOf(record);
+        if (entry?.SequenceNumber !== undefined) {
+          acknowledged.push(record);
+          if (!failedKeys.has(key)) this.#held.delete(key);
+        } else {
+          failed = true;
+          failedKeys.add(key);
+          this.#held.add(key);
+          this.#stats.failedEntries++;
+          this.#stats.lastError = { at: Date.now(), message: `${entry?.ErrorCode ?? 'no result'}: ${entry?.ErrorMessage ?? 'the server returned no result for this entry'}` };
+        }
+      }
+      if (failedKeys.size > 0) {
+        this.#log.warn('PutRecords partly failed; resending the failed entries', { stream: result.stream, keys: failedKeys.size, error: this.#stats.lastError?.message });
+      }
+    }
+
+    if (acknowledged.length > 0) {
+      await this.#options.buffer.remove(acknowledged.map((record) => record.sequence));
+      this.#stats.uploadedRecords += acknowledged.length;
+      this.#stats.lastSuccessAt = Date.now();
+      const bySource = this.#stats.uploadedBySource;
+      for (const record of acknowledged) {
+        this.#stats.uploadedBytes += record.data.length + Buffer.byteLength(record.partitionKey);
+        bySource[record.source] = (bySource[record.source] ?? 0) + 1;
+      }
+    }
+    return failed ? { kind: 'failed' } : { kind: 'ok', full: peeked.length >= this.#options.batchRecords };
+  }
+
+  /** One PutRecords call; resolves with each entry's result or with the error that failed the call. */
+  async #send(stream: string, records: BufferedRecord[]): Promise<{ stream: string; records: BufferedRecord[]; entries: PutRecordsEntryResult[] } | PutRecordsError> {
+    const body = Buffer.from(
+      JSON.stringify({
+        StreamName: stream,
+        ProducerId: this.#producerId,
+        Records: records.map((record) => ({ Data: record.data.toString('base64'), PartitionKey: record.partitionKey, ProducerSequence: String(record.sequence) })),
+      }),
+    );
+    let answer: { status: number; body: string };
+    try {
+      answer = await this.#post(body);
+    } catch (error) {
+      return new PutRecordsError(`PutRecords to ${stream} failed: ${(error as Error).message}`, undefined, undefined, stream);
+    }
+    let parsed: { __type?: string; message?: string; Message?: string; Records?: PutRecordsEntryResult[] };
+    try {
+      parsed = JSON.parse(answer.body) as typeof parsed;
+    } catch {
+      return new PutRecordsError(`PutRecords to ${stream}: HTTP ${answer.status} with a body that is not JSON`, undefined, answer.status, stream);
+    }
+    if (answer.status !== 200 || !Array.isArray(parsed.Records)) {
+      const type = parsed.__type?.split('#').pop();
+      return new PutRecordsError(`PutRecords to ${stream}: HTTP ${answer.status} ${type ?? ''}: ${parsed.message ?? parsed.Message ?? ''}`.trim(), type, answer.status, stream);
+    }
+    return { stream, records, entries: parsed.Records };
+  }
+
+  #post(body: Buffer): Promise<{ status: number; body: string }> {
+    const endpoint = this.#endpoint;
+    const path = endpoint.pathname || '/';
+    let headers: Record<string, string> = {
+      host: endpoint.host,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': TARGET,
+    };
+    const credentials = this.#options.credentials;
+    if (credentials) {
+      headers = signRequest({ method: 'POST', path, headers, body, ...credentials, region: this.#options.region, service: 'kinesis' });
+    }
+    const send = endpoint.protocol === 'https:' ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const request = send(
+        {
+          protocol: endpoint.protocol,
+          hostname: endpoint.hostname.replace(/^\[|\]$/g, ''),
+          port: endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80),
+          path,
+          method: 'POST',
+          agent: this.#agent,
+          headers: { ...headers, 'content-length': String(body.length) },
+          timeout: this.#options.requestTimeoutMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          response.on('error', reject);
+        },
+      );
+      this.#requests.add(request);
+      request.on('close', () => this.#requests.delete(request));
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.#options.requestTimeoutMs} ms`)));
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  #noteError(error: unknown, attempts = this.#globalFailures + 1): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#stats.lastError = { at: Date.now(), message };
+    this.#log.warn('upload failed; backing off', { error: message, attempts });
+  }
+
+  /** Waits `ms`, or less when stopped (or, if `wakeable`, notified). */
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (wakeable && this.#woken) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        if (wakeable || this.#stopping) done();
+      };
+    }).finally(() => {
+      this.#wake = undefined;
+    });
+  }
+}
+
+function keyOf(record: BufferedRecord): string {
+  return `${record.stream}\0${record.partitionKey}`;
+}

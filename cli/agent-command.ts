@@ -1,0 +1,156 @@
+// `rivulet agent --config FILE` runs the edge agent; `rivulet agent status` asks a running agent's
+// local status endpoint what it is doing and prints it for people (or as JSON with --json).
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import http from 'node:http';
+import { Agent } from '../agent/agent.js';
+import { BufferLockedError } from '../agent/buffer/index.js';
+import { AgentConfigError, DEFAULTS, loadAgentConfig } from '../agent/config.js';
+import type { AgentStatus } from '../agent/status.js';
+import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
+
+function logLevel(value: string): LogLevel {
+  if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of debug, info, warn, error.');
+  return value;
+}
+
+function statusUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:') return url.origin;
+  } catch {
+    // fall through
+  }
+  throw new InvalidArgumentError('must be an http:// URL, e.g. http://127.0.0.1:4500.');
+}
+
+interface AgentCommandOptions {
+  config?: string;
+  logLevel?: LogLevel;
+}
+
+export function agentCommand(): Command {
+  const command = new Command('agent')
+    .description('run the edge agent: serial sources → durable buffer → Data Streams (see README "Agent")')
+    .addOption(new Option('-c, --config <file>', 'the agent config (JSON)'))
+    .addOption(new Option('--log-level <level>', 'debug, info, warn or error (overrides the config)').argParser(logLevel))
+    .action(async (options: AgentCommandOptions) => {
+      if (!options.config) command.error('error: --config <file> is required (or use `rivulet agent status`)', { exitCode: 2 });
+      await runAgent(options.config!, options.logLevel);
+    });
+  command.addCommand(
+    new Command('status')
+      .description("print a running agent's backlog, uploads and errors from its status endpoint")
+      .addOption(new Option('--url <url>', 'the agent status endpoint').default(`http://${DEFAULTS.statusHost}:${DEFAULTS.statusPort}`).argParser(statusUrl))
+      .addOption(new Option('--json', 'print the status document as JSON'))
+      .action(async (options: { url: string; json?: boolean }) => {
+        let status: AgentStatus;
+        try {
+          status = JSON.parse(await get(`${options.url}/status`)) as AgentStatus;
+        } catch (error) {
+          process.stderr.write(`rivulet: no agent status at ${options.url}: ${(error as Error).message}\n`);
+          process.exit(3);
+        }
+        process.stdout.write(options.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, Date.now()));
+      }),
+  );
+  return command;
+}
+
+async function runAgent(configFile: string, level: LogLevel | undefined): Promise<void> {
+  let agent: Agent;
+  let log: Logger;
+  try {
+    const config = await loadAgentConfig(configFile);
+    log = new Logger(level ?? config.logLevel, { component: 'agent', deviceId: config.deviceId });
+    agent = new Agent({ config, log });
+    // Handlers first: a supervisor may signal as soon as it reads the ready line.
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      log.info('shutting down', { signal });
+      agent.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error('shutdown failed', { error });
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    await agent.start();
+    process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.url}, status on ${agent.statusUrl}\n`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof AgentConfigError || error instanceof BufferLockedError || code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`rivulet: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { timeout: 5000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}: ${body.trim()}`))));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer within 5 s')));
+    request.on('error', reject);
+  });
+}
+
+/** The status for people: a header, the upload state, then one row per source. */
+export function formatStatus(status: AgentStatus, now: number): string {
+  const out: string[] = [];
+  out.push(`agent ${status.deviceId} (producer ${status.producerId ?? '-'}) → ${status.server}, up ${duration(now - status.startedAt)}`);
+  const upload = status.upload;
+  if (upload) {
+    const success = upload.lastSuccessAt === null ? 'never' : `${duration(now - upload.lastSuccessAt)} ago`;
+    const error = upload.lastError === null ? 'none' : `${duration(now - upload.lastError.at)} ago: ${upload.lastError.message}`;
+    out.push(`upload: last success ${success}; ${upload.uploadedRecords} records uploaded, ${status.rates?.uploadedPerS ?? 0}/s; ${upload.consecutiveFailures} failures in a row${upload.failingStreams.length ? ` (failing: ${upload.failingStreams.join(', ')})` : ''}${upload.heldKeys ? `, ${upload.heldKeys} keys held` : ''}`);
+    out.push(`last error: ${error}`);
+  }
+  if (status.buffer) {
+    const { backlogRecords, backlogBytes, maxBytes, fileBytes } = status.buffer;
+    out.push(`buffer: ${backlogRecords} records, ${bytes(backlogBytes)} of ${bytes(maxBytes)} (file ${bytes(fileBytes)}); readings ${status.rates?.readingsPerS ?? 0}/s`);
+  }
+  const header = ['SOURCE', 'TYPE', 'PORT', 'STREAM', 'BACKLOG', 'BYTES', 'OLDEST', 'IN/S', 'OUT/S', 'DROPPED', 'REJECTED', 'ERRORS'];
+  const rows = status.sources.map((source) => [
+    source.name,
+    source.type,
+    `${source.port} (${source.transport})`,
+    source.stream,
+    String(source.backlogRecords),
+    bytes(source.backlogBytes),
+    source.oldestAgeMs === null ? '-' : duration(source.oldestAgeMs),
+    String(source.rates?.readingsPerS ?? 0),
+    String(source.rates?.uploadedPerS ?? 0),
+    String(source.dropped + source.expired),
+    String(source.rejected),
+    String(source.reader.checksumErrors + source.reader.rejected + source.appendErrors),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  for (const row of [header, ...rows]) out.push(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  return out.join('\n') + '\n';
+}
+
+function duration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
+}
+
+function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  if (value < 1024 * 1024) return `${(value / 1024).toFixed(1)} KiB`;
+  if (value < 1024 ** 3) return `${(value / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(value / 1024 ** 3).toFixed(1)} GiB`;
+}
