@@ -94,23 +94,12 @@ export class Iec62056Reader extends TransportReader<Iec62056ReaderCounters> {
   }
 
   protected override started(): void {
-    this.#loop = this.#run();
+    // A transport failure mid-cycle (unplugged head): the next cycle starts over at 300 baud.
+    this.#loop = this.repeat(this.#intervalMs, () => this.#cycle(), () => {});
   }
 
   protected override async stopping(): Promise<void> {
     await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (this.running) {
-      const began = performance.now();
-      try {
-        await this.#cycle();
-      } catch {
-        // A transport failure mid-cycle (unplugged head): the next cycle starts over at 300 baud.
-      }
-      if (!(await this.pause(this.#intervalMs - (performance.now() - began)))) break;
-    }
   }
 
   async #cycle(): Promise<void> {

@@ -87,25 +87,13 @@ export class ModbusReader extends TransportReader<ModbusReaderCounters> {
   }
 
   protected override started(): void {
-    this.#loop = this.#run();
+    this.#loop = this.repeat(this.#intervalMs, () => this.#poll(), (error) =>
+      this.#report({ kind: 'poll', detail: `poll failed: ${(error as Error).message}` }),
+    );
   }
 
   protected override async stopping(): Promise<void> {
     await this.#loop;
-  }
-
-  // Supervised: a poll that throws (a bug, or a transport surprise) is reported and the loop carries
-  // on with the next interval rather than dying.
-  async #run(): Promise<void> {
-    while (this.running) {
-      const began = performance.now();
-      try {
-        await this.#poll();
-      } catch (error) {
-        this.#report({ kind: 'poll', detail: `poll failed: ${(error as Error).message}` });
-      }
-      if (!(await this.pause(this.#intervalMs - (performance.now() - began)))) break;
-    }
   }
 
   async #poll(): Promise<void> {

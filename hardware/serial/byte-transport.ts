@@ -194,6 +194,22 @@ export abstract class TransportReader<Counters extends ReaderCounters> {
     });
   }
 
+  /**
+   * Runs `cycle` every `intervalMs` (start to start) until the reader stops. A cycle that throws
+   * goes to `onFailure` and the next one runs on time: polled devices are supervised, not fatal.
+   */
+  protected async repeat(intervalMs: number, cycle: () => Promise<void>, onFailure: (error: unknown) => void): Promise<void> {
+    while (this.running) {
+      const began = performance.now();
+      try {
+        await cycle();
+      } catch (error) {
+        onFailure(error);
+      }
+      if (!(await this.pause(intervalMs - (performance.now() - began)))) break;
+    }
+  }
+
   /** Waits `ms`, returning early (false) when the reader stops. */
   protected async pause(ms: number): Promise<boolean> {
     if (!this.#running) return false;
