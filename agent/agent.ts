@@ -22,7 +22,8 @@ import { SerialTransport } from '../hardware/serial/transport.js';
 import { RecordBuffer, type BufferInput } from './buffer/index.js';
 import type { AgentConfig, SourceConfig } from './config.js';
 import { StatusServer, type AgentStatus, type SourceStatus } from './status.js';
-import { Uploader } from './uploader.js';
+import { MqttUploader } from './mqtt-uploader.js';
+import { Uploader, type RecordUploader } from './uploader.js';
 
 /** The record the agent stores for each reading (JSON). */
 export interface AgentRecord {
@@ -85,7 +86,7 @@ export class Agent {
   readonly #sources: RunningSource[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
   #buffer: RecordBuffer | undefined;
-  #uploader: Uploader | undefined;
+  #uploader: RecordUploader | undefined;
   #status: StatusServer | undefined;
   #gps: GpsFix | undefined;
   #startedAt = 0;
@@ -130,17 +131,19 @@ export class Agent {
       sources: config.sources.map((source) => ({ name: source.name, stream: source.stream, priority: source.priority, onFull: source.onFull })),
     });
     try {
-      this.#uploader = new Uploader({
+      const common = {
         buffer: this.#buffer,
-        url: config.server.url,
         deviceId: config.deviceId,
-        region: config.server.region,
         ...(config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {}),
         batchRecords: config.upload.batchRecords,
         intervalMs: config.upload.intervalMs,
         maxBackoffMs: config.upload.maxBackoffMs,
         log: this.#log.child({ component: 'uploader' }),
-      });
+      };
+      this.#uploader =
+        config.server.transport === 'mqtt'
+          ? new MqttUploader({ ...common, url: config.server.mqttUrl! })
+          : new Uploader({ ...common, url: config.server.url, region: config.server.region });
       this.#status = new StatusServer({ host: config.status.host, port: config.status.port, status: () => this.status() });
       await this.#status.start();
       this.#uploader.start();
@@ -201,7 +204,7 @@ export class Agent {
     return {
       deviceId: this.#config.deviceId,
       producerId: this.#uploader?.producerId ?? null,
-      server: this.#config.server.url,
+      server: this.#config.server.transport === 'mqtt' ? this.#config.server.mqttUrl! : this.#config.server.url,
       startedAt: this.#startedAt,
       buffer: stats ? { backlogRecords: stats.backlogRecords, backlogBytes: stats.backlogBytes, maxBytes: stats.maxBytes, fileBytes: stats.fileBytes } : null,
       upload: upload ?? null,

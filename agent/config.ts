@@ -45,7 +45,17 @@ export interface AgentConfig {
   /** The file it came from (absolute). */
   file: string;
   deviceId: string;
-  server: { url: string; region: string; accessKeyId?: string; secretAccessKey?: string; credentialsFile?: string };
+  server: {
+    url: string;
+    region: string;
+    /** How records are sent: PutRecords over HTTP (the default) or QoS 1 PUBLISHes to the server's MQTT broker. */
+    transport: 'http' | 'mqtt';
+    /** The broker (mqtt:// or mqtts://); set when transport is "mqtt". */
+    mqttUrl?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    credentialsFile?: string;
+  };
   dataDir: string;
   buffer: { maxBytes: number; maxAgeMs: number; synchronous: SynchronousMode };
   upload: { batchRecords: number; intervalMs: number; maxBackoffMs: number };
@@ -120,7 +130,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
 
   const deviceId = string(root, 'deviceId', '', fail, { required: true, pattern: /^[\w.:-]{1,128}$/, patternText: 'letters, digits, _ . : - (1 to 128)' })!;
 
-  const serverIn = object(root['server'], 'server', fail, ['url', 'region', 'accessKeyId', 'secretAccessKey', 'credentialsFile']);
+  const serverIn = object(root['server'], 'server', fail, ['url', 'region', 'transport', 'mqttUrl', 'accessKeyId', 'secretAccessKey', 'credentialsFile']);
   const url = string(serverIn, 'url', 'server.', fail, { required: true })!;
   let parsedUrl: URL | undefined;
   try {
@@ -134,7 +144,20 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
   const credentialsFile = string(serverIn, 'credentialsFile', 'server.', fail);
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) fail('server.accessKeyId and server.secretAccessKey go together');
   if (credentialsFile !== undefined && accessKeyId !== undefined) fail('server.credentialsFile replaces server.accessKeyId and server.secretAccessKey; give one or the other');
-  const server: AgentConfig['server'] = { url, region: string(serverIn, 'region', 'server.', fail) ?? DEFAULTS.region };
+  const transport = oneOf(serverIn, 'transport', 'server.', fail, ['http', 'mqtt'] as const) ?? 'http';
+  const mqttUrl = string(serverIn, 'mqttUrl', 'server.', fail);
+  if (transport === 'mqtt' && mqttUrl === undefined) fail('server.mqttUrl is required when server.transport is "mqtt" (e.g. "mqtt://127.0.0.1:1883")');
+  if (transport !== 'mqtt' && mqttUrl !== undefined) fail('server.mqttUrl applies only when server.transport is "mqtt"');
+  if (mqttUrl !== undefined && !/^mqtts?:\/\/[^/]/.test(mqttUrl)) fail(`server.mqttUrl must be an mqtt:// or mqtts:// URL, got ${JSON.stringify(mqttUrl)}`);
+  if (mqttUrl !== undefined) {
+    try {
+      new URL(mqttUrl);
+    } catch {
+      fail(`server.mqttUrl must be an mqtt:// or mqtts:// URL, got ${JSON.stringify(mqttUrl)}`);
+    }
+  }
+  const server: AgentConfig['server'] = { url, region: string(serverIn, 'region', 'server.', fail) ?? DEFAULTS.region, transport };
+  if (mqttUrl !== undefined) server.mqttUrl = mqttUrl;
   if (accessKeyId !== undefined) Object.assign(server, { accessKeyId, secretAccessKey });
   if (credentialsFile !== undefined) server.credentialsFile = absolute(base, credentialsFile);
 
@@ -182,6 +205,12 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
   if (sources.filter((source) => source.type === 'gps').length > 1) fail('sources: at most one gps source');
   const attaching = sources.findIndex((source) => source.attachGps);
   if (attaching >= 0 && !sources.some((source) => source.type === 'gps')) fail(`sources[${attaching}].attachGps needs a source of type "gps"`);
+  if (transport === 'mqtt') {
+    // Over MQTT the partition key is one level of the topic (see agent/mqtt-uploader.ts).
+    sources.forEach((source, index) => {
+      if (/[/+#\u0000]/u.test(source.partitionKey)) fail(`sources[${index}].partitionKey must not contain '/', '+' or '#' when server.transport is "mqtt" (it becomes one MQTT topic level), got ${JSON.stringify(source.partitionKey)}`);
+    });
+  }
 
   return { file, deviceId, server, dataDir, buffer, upload, sources, status, logLevel };
 }

@@ -39,6 +39,15 @@ export interface UploadSource {
   remove(sequences: number[]): Promise<void>;
 }
 
+/** What the agent needs of an uploader, over HTTP (Uploader) or MQTT (MqttUploader). */
+export interface RecordUploader {
+  readonly producerId: string;
+  readonly stats: UploaderStats;
+  start(): void;
+  notify(records?: number): void;
+  stop(): Promise<void>;
+}
+
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
   buffer: UploadSource;
@@ -110,7 +119,8 @@ export class PutRecordsError extends Error {
   }
 }
 
-type RoundOutcome = { kind: 'idle' | 'failed' } | { kind: 'ok'; full: boolean } | { kind: 'cooling'; waitMs: number };
+/** What one drain round did; decides how long the loop waits before the next. */
+export type RoundOutcome = { kind: 'idle' | 'failed' } | { kind: 'ok'; full: boolean } | { kind: 'cooling'; waitMs: number };
 
 interface PutRecordsEntryResult {
   SequenceNumber?: string;
@@ -129,7 +139,7 @@ const WIDE_PEEK_BYTES = 32 * 1024 * 1024;
 const STOP_GRACE_MS = 5000;
 
 /** Drains a buffer into Data Streams; start() / stop(). */
-export class Uploader {
+export class Uploader implements RecordUploader {
   readonly #options: Required<Omit<UploaderOptions, 'credentials' | 'log' | 'random'>> & Pick<UploaderOptions, 'credentials'>;
   readonly #log: Logger;
   readonly #random: () => number;
@@ -139,29 +149,10 @@ export class Uploader {
   /** `stream\0partitionKey` of keys whose oldest record failed and was not acknowledged since. */
   readonly #held = new Set<string>();
   readonly #requests = new Set<http.ClientRequest>();
-  #stats: UploaderStats = {
-    uploadedRecords: 0,
-    uploadedBytes: 0,
-    requests: 0,
-    failedEntries: 0,
-    failedRequests: 0,
-    consecutiveFailures: 0,
-    failingStreams: [],
-    lastSuccessAt: null,
-    lastError: null,
-    heldKeys: 0,
-    uploadedBySource: {},
-  };
+  readonly #stats = emptyStats();
   /** Streams refused as a whole, skipped until `until` (their own backoff). */
   readonly #cooling = new Map<string, { attempts: number; until: number }>();
-  /** Failed rounds in a row (partial failures, buffer errors). */
-  #globalFailures = 0;
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
-  #woken = false;
-  /** Records appended since the last round began, as reported by notify(). */
-  #appended = 0;
+  readonly #loop: DrainLoop;
 
   constructor(options: UploaderOptions) {
     const batchRecords = options.batchRecords ?? DEFAULT_PEEK_RECORDS;
@@ -187,7 +178,17 @@ export class Uploader {
     this.#random = options.random ?? Math.random;
     const agentOptions = { keepAlive: true, maxSockets: 8, keepAliveMsecs: 10_000 };
     this.#agent = this.#endpoint.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.#producerId = `${options.deviceId}/${options.buffer.producerEpoch}`;
+    this.#producerId = producerIdOf(options.deviceId, options.buffer);
+    this.#loop = new DrainLoop({
+      round: () => this.#round(),
+      batchRecords,
+      intervalMs: this.#options.intervalMs,
+      baseBackoffMs: this.#options.baseBackoffMs,
+      maxBackoffMs: this.#options.maxBackoffMs,
+      random: this.#random,
+      onError: (error, attempts) => this.#noteError(error, attempts),
+      log: this.#log,
+    });
   }
 
   /** The ProducerId sent with every request: deviceId/buffer epoch. */
@@ -197,7 +198,7 @@ export class Uploader {
 
   /** A snapshot of the counters. */
   get stats(): UploaderStats {
-    let consecutiveFailures = this.#globalFailures;
+    let consecutiveFailures = this.#loop.failures;
     for (const cooldown of this.#cooling.values()) consecutiveFailures = Math.max(consecutiveFailures, cooldown.attempts);
     const failingStreams = [...this.#cooling.keys()];
     return { ...this.#stats, consecutiveFailures, failingStreams, heldKeys: this.#held.size, uploadedBySource: { ...this.#stats.uploadedBySource } };
@@ -205,20 +206,12 @@ export class Uploader {
 
   /** Starts draining in the background. */
   start(): void {
-    if (this.#running) return;
-    this.#stopping = false;
-    this.#running = this.#loop().catch((error: unknown) => {
-      // The loop catches everything per round; reaching here is a bug, but must not crash the agent.
-      this.#log.error('uploader stopped unexpectedly', { error });
-    });
+    this.#loop.start();
   }
 
   /** Tells the uploader that records were appended; it wakes up once a batch is full (or at once without a count). */
   notify(records?: number): void {
-    this.#appended += records ?? Infinity;
-    if (this.#appended < this.#options.batchRecords) return;
-    this.#woken = true;
-    this.#wake?.();
+    this.#loop.notify(records);
   }
 
   /**
@@ -226,56 +219,14 @@ export class Uploader {
    * everything else stays in the buffer for the next start.
    */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#stopping = true;
-    this.#wake?.();
-    const grace = setTimeout(() => {
+    await this.#loop.stop(() => {
       for (const request of this.#requests) request.destroy(new Error('uploader stopping'));
-    }, STOP_GRACE_MS);
-    try {
-      await this.#running;
-    } finally {
-      clearTimeout(grace);
-      this.#running = undefined;
-      this.#agent.destroy();
-    }
-  }
-
-  async #loop(): Promise<void> {
-    let attempt = 0;
-    while (!this.#stopping) {
-      let outcome: RoundOutcome;
-      try {
-        outcome = await this.#round();
-      } catch (error) {
-        // The buffer failing (closed, disk error) is not the server's fault but is retried the same way.
-        this.#noteError(error);
-        outcome = { kind: 'failed' };
-      }
-      if (this.#stopping) break;
-      if (outcome.kind === 'failed') {
-        attempt++;
-        this.#globalFailures = attempt;
-        await this.#sleep(this.#backoff(attempt), false);
-      } else {
-        attempt = 0;
-        this.#globalFailures = 0;
-        if (outcome.kind === 'idle' || (outcome.kind === 'ok' && !outcome.full)) await this.#sleep(this.#options.intervalMs, true);
-        else if (outcome.kind === 'cooling') await this.#sleep(outcome.waitMs, false);
-      }
-    }
-  }
-
-  /** A full-jitter backoff: uniform between 0 and min(max, base × 2^(attempt-1)). */
-  #backoff(attempt: number): number {
-    const ceiling = Math.min(this.#options.maxBackoffMs, this.#options.baseBackoffMs * 2 ** Math.min(attempt - 1, 30));
-    return this.#random() * ceiling;
+    });
+    this.#agent.destroy();
   }
 
   /** One round: peek, send per stream, remove the acknowledged. */
   async #round(): Promise<RoundOutcome> {
-    this.#woken = false;
-    this.#appended = 0;
     const now = Date.now();
     // While a stream is refused as a whole (it does not exist yet, its keys are wrong…) its records
     // stay the oldest in the buffer; a wider peek looks past them so the other streams keep flowing.
@@ -319,7 +270,7 @@ export class Uploader {
       if (result instanceof PutRecordsError) {
         this.#stats.failedRequests++;
         const attempts = (this.#cooling.get(result.stream)?.attempts ?? 0) + 1;
-        this.#cooling.set(result.stream, { attempts, until: Date.now() + this.#backoff(attempts) });
+        this.#cooling.set(result.stream, { attempts, until: Date.now() + this.#loop.backoff(attempts) });
         this.#noteError(result, attempts);
         continue;
       }
@@ -346,16 +297,7 @@ export class Uploader {
       }
     }
 
-    if (acknowledged.length > 0) {
-      await this.#options.buffer.remove(acknowledged.map((record) => record.sequence));
-      this.#stats.uploadedRecords += acknowledged.length;
-      this.#stats.lastSuccessAt = Date.now();
-      const bySource = this.#stats.uploadedBySource;
-      for (const record of acknowledged) {
-        this.#stats.uploadedBytes += record.data.length + Buffer.byteLength(record.partitionKey);
-        bySource[record.source] = (bySource[record.source] ?? 0) + 1;
-      }
-    }
+    await removeAcknowledged(this.#options.buffer, this.#stats, acknowledged);
     return failed ? { kind: 'failed' } : { kind: 'ok', full: peeked.length >= this.#options.batchRecords };
   }
 
@@ -427,10 +369,152 @@ export class Uploader {
     });
   }
 
-  #noteError(error: unknown, attempts = this.#globalFailures + 1): void {
+  #noteError(error: unknown, attempts: number): void {
     const message = error instanceof Error ? error.message : String(error);
     this.#stats.lastError = { at: Date.now(), message };
     this.#log.warn('upload failed; backing off', { error: message, attempts });
+  }
+}
+
+// ---- shared with the MQTT uploader --------------------------------------------------------------
+
+/** The ProducerId of a buffer's records: deviceId/buffer epoch (the same over HTTP and MQTT). */
+export function producerIdOf(deviceId: string, buffer: UploadSource): string {
+  return `${deviceId}/${buffer.producerEpoch}`;
+}
+
+/** Counters at start. */
+export function emptyStats(): UploaderStats {
+  return {
+    uploadedRecords: 0,
+    uploadedBytes: 0,
+    requests: 0,
+    failedEntries: 0,
+    failedRequests: 0,
+    consecutiveFailures: 0,
+    failingStreams: [],
+    lastSuccessAt: null,
+    lastError: null,
+    heldKeys: 0,
+    uploadedBySource: {},
+  };
+}
+
+/** Removes what the server acknowledged from the buffer, then counts it. */
+export async function removeAcknowledged(buffer: UploadSource, stats: UploaderStats, acknowledged: BufferedRecord[]): Promise<void> {
+  if (acknowledged.length === 0) return;
+  await buffer.remove(acknowledged.map((record) => record.sequence));
+  stats.uploadedRecords += acknowledged.length;
+  stats.lastSuccessAt = Date.now();
+  const bySource = stats.uploadedBySource;
+  for (const record of acknowledged) {
+    stats.uploadedBytes += record.data.length + Buffer.byteLength(record.partitionKey);
+    bySource[record.source] = (bySource[record.source] ?? 0) + 1;
+  }
+}
+
+/** Options of {@link DrainLoop}. */
+export interface DrainLoopOptions {
+  /** One round of draining; an exception counts as a failed round. */
+  round: () => Promise<RoundOutcome>;
+  batchRecords: number;
+  intervalMs: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  random: () => number;
+  /** A round threw; `attempts` counts failed rounds in a row, this one included. */
+  onError: (error: unknown, attempts: number) => void;
+  log: Logger;
+}
+
+/**
+ * The uploaders' pacing, whatever the transport: runs rounds back to back while they fill a
+ * batch, lingers `intervalMs` after one that did not (unless notify() reports a full batch
+ * waiting), backs off with full jitter after a failed one, and stops with a grace period.
+ */
+export class DrainLoop {
+  readonly #options: DrainLoopOptions;
+  /** Failed rounds in a row (partial failures, buffer errors, lost connections). */
+  #failures = 0;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #woken = false;
+  /** Records appended since the last round began, as reported by notify(). */
+  #appended = 0;
+
+  constructor(options: DrainLoopOptions) {
+    this.#options = options;
+  }
+
+  /** Failed rounds in a row; 0 after a good one. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** True from stop() until the loop has ended. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** A full-jitter backoff: uniform between 0 and min(max, base × 2^(attempt-1)). */
+  backoff(attempt: number): number {
+    const ceiling = Math.min(this.#options.maxBackoffMs, this.#options.baseBackoffMs * 2 ** Math.min(attempt - 1, 30));
+    return this.#options.random() * ceiling;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#stopping = false;
+    this.#running = this.#run().catch((error: unknown) => {
+      // The loop catches everything per round; reaching here is a bug, but must not crash the agent.
+      this.#options.log.error('uploader stopped unexpectedly', { error });
+    });
+  }
+
+  notify(records?: number): void {
+    this.#appended += records ?? Infinity;
+    if (this.#appended < this.#options.batchRecords) return;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Ends the loop after the round in flight; calls `cutOff` if that round takes longer than 5 s. */
+  async stop(cutOff: () => void): Promise<void> {
+    if (!this.#running) return;
+    this.#stopping = true;
+    this.#wake?.();
+    const grace = setTimeout(cutOff, STOP_GRACE_MS);
+    try {
+      await this.#running;
+    } finally {
+      clearTimeout(grace);
+      this.#running = undefined;
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let outcome: RoundOutcome;
+      this.#woken = false;
+      this.#appended = 0;
+      try {
+        outcome = await this.#options.round();
+      } catch (error) {
+        // The buffer failing (closed, disk error) is not the server's fault but is retried the same way.
+        this.#options.onError(error, this.#failures + 1);
+        outcome = { kind: 'failed' };
+      }
+      if (this.#stopping) break;
+      if (outcome.kind === 'failed') {
+        this.#failures++;
+        await this.#sleep(this.backoff(this.#failures), false);
+      } else {
+        this.#failures = 0;
+        if (outcome.kind === 'idle' || (outcome.kind === 'ok' && !outcome.full)) await this.#sleep(this.#options.intervalMs, true);
+        else if (outcome.kind === 'cooling') await this.#sleep(outcome.waitMs, false);
+      }
+    }
   }
 
   /** Waits `ms`, or less when stopped (or, if `wakeable`, notified). */
@@ -451,6 +535,7 @@ export class Uploader {
   }
 }
 
-function keyOf(record: BufferedRecord): string {
+/** `stream\0partitionKey`: the unit whose order the uploaders keep. */
+export function keyOf(record: BufferedRecord): string {
   return `${record.stream}\0${record.partitionKey}`;
 }

@@ -81,7 +81,7 @@ async function runAgent(configFile: string, level: LogLevel | undefined): Promis
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     await agent.start();
-    process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.url}, status on ${agent.statusUrl}\n`);
+    process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.transport === 'mqtt' ? config.server.mqttUrl : config.server.url}, status on ${agent.statusUrl}\n`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof AgentConfigError || error instanceof BufferLockedError || code === 'EADDRINUSE' || code === 'EACCES') {

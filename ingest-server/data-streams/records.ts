@@ -119,6 +119,8 @@ export async function putRecord(ctx: DataStreamsContext, input: Input): Promise<
 export interface MqttRecord {
   partitionKey: string;
   data: Uint8Array;
+  /** Stored at most once per (stream, producer id, sequence), like PutRecords' ProducerId/ProducerSequence. */
+  producer?: { id: string; sequence: number };
 }
 
 export type MqttPutResult = { shardId: string; sequenceNumber: string } | { error: ServiceError };
@@ -134,8 +136,8 @@ export async function putFromMqtt(ctx: DataStreamsContext, streamName: string, m
   if (!state || statusOf(state, ctx.now()) === 'CREATING') throw notFound(ctx, streamName);
   const results: MqttPutResult[] = new Array(messages.length);
   const accepted: { index: number; record: RecordToPut }[] = [];
-  messages.forEach(({ partitionKey, data }, index) => {
-    const record = { partitionKey, data: { base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), byteLength: data.byteLength } };
+  messages.forEach(({ partitionKey, data, producer }, index) => {
+    const record: RecordToPut = { partitionKey, data: { base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), byteLength: data.byteLength }, ...(producer ? { producer } : {}) };
     const length = [...partitionKey].length;
     if (length < PARTITION_KEY.min || length > PARTITION_KEY.max) {
       results[index] = { error: new InvalidArgumentException(`Partition key must have ${PARTITION_KEY.min} to ${PARTITION_KEY.max} characters, got ${length}.`) };

@@ -54,6 +54,8 @@ class PublishRefused extends Error {
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const SYS_PREFIX = '$SYS/';
+/** The topic tree of the agent's MQTT transport: rivulet/<deviceId>/<stream>/<partitionKey>/<epoch>/<sequence>. */
+const AGENT_TOPIC_PREFIX = 'rivulet/';
 // Device serial numbers make long client ids; 3.1.1 requires at least 23 characters.
 const MAX_CLIENT_ID_LENGTH = 256;
 const DROP_LOG_INTERVAL_MS = 10_000;
@@ -85,7 +87,7 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
     await Promise.all(
       [...byStream].map(async ([stream, items]) => {
         try {
-          const results = await putFromMqtt(ctx, stream, items.map(({ packet, routed }) => ({ partitionKey: routed.partitionKey, data: payloadBytes(packet.payload) })));
+          const results = await putFromMqtt(ctx, stream, items.map(({ packet, routed }) => ({ partitionKey: routed.partitionKey, data: payloadBytes(packet.payload), ...(routed.producer ? { producer: routed.producer } : {}) })));
           items.forEach((item, i) => outcomes.set(item, results[i]!));
         } catch (error) {
           // Unknown stream, or the store failed: nothing of this batch is in the stream.
@@ -153,8 +155,17 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
         log.warn('mqtt publish refused: its route cannot make a partition key, disconnecting the client without PUBACK', fields);
         return done(new PublishRefused(error.message));
       }
-      // Topics no route matches are plain pub/sub between clients.
-      if (!routed) return done(null);
+      if (!routed) {
+        // The agent's records (agent/mqtt-uploader.ts) leave its buffer on PUBACK: acknowledging
+        // one no route stores would lose it, so the agents' tree is refused until a route exists.
+        if (packet.qos > 0 && packet.topic.startsWith(AGENT_TOPIC_PREFIX)) {
+          const fields = { clientId: client?.id, topic: packet.topic, qos: packet.qos };
+          log.warn(`mqtt publish refused: no route stores this ${AGENT_TOPIC_PREFIX} topic (add the agent's route for its stream), disconnecting the client without PUBACK`, fields);
+          return done(new PublishRefused(`no route for ${packet.topic}`));
+        }
+        // Other topics no route matches are plain pub/sub between clients.
+        return done(null);
+      }
       const found = routed;
       // A resent QoS 2 PUBLISH whose first copy was stored (aedes keeps it until PUBREL) is only
       // answered with PUBREC again by aedes; storing it again would break exactly-once.

@@ -10,6 +10,11 @@ import { STREAM_NAME } from '../data-streams/streams.js';
  *   {"routes": [{"topic": "meters/+/reading", "stream": "meters", "partitionKey": "{2}"}]}
  * partitionKey: "topic" (the whole topic, the default), a template where {n} is the n-th topic
  * level counted from 1 ("meter-{2}"), or a literal.
+ * producer (optional): {"id": "{2}/{5}", "sequence": "{6}"}, templates like partitionKey. MQTT
+ * 3.1.1 has no per-message metadata, so an exactly-once producer (the agent) names itself and the
+ * message's sequence in the topic; the record is then stored at most once per (stream, producer
+ * id, sequence), exactly like PutRecords' ProducerId/ProducerSequence, so a QoS 1 message resent
+ * after a lost PUBACK is not stored twice.
  */
 
 /** One route: messages whose topic matches `topic` go to `stream`. */
@@ -18,6 +23,8 @@ export interface MqttRoute {
   topic: string;
   stream: string;
   partitionKey: string;
+  /** Templates for the producer id and sequence, for exactly-once producers. */
+  producer?: { id: string; sequence: string };
 }
 
 export interface MqttConfig {
@@ -30,6 +37,8 @@ export interface RoutedMessage {
   /** Index of the route in the config, for logs. */
   index: number;
   partitionKey: string;
+  /** The producer id and sequence made from the topic, when the route has `producer`. */
+  producer?: { id: string; sequence: number };
 }
 
 export class MqttConfigError extends Error {
@@ -46,11 +55,15 @@ export class MqttRouteError extends Error {
 }
 
 const CONFIG_FIELDS = new Set(['routes']);
-const ROUTE_FIELDS = new Set(['topic', 'stream', 'partitionKey']);
+const ROUTE_FIELDS = new Set(['topic', 'stream', 'partitionKey', 'producer']);
+const PRODUCER_FIELDS = new Set(['id', 'sequence']);
 const STREAM_NAME_PATTERN = new RegExp(`^(?:${STREAM_NAME.pattern.source})$`);
 const PLACEHOLDER = /\{(\d+)\}/g;
 /** What PutRecord accepts as a partition key. */
 export const PARTITION_KEY_LENGTH = { min: 1, max: 256 };
+/** What PutRecords accepts as ProducerId and ProducerSequence. */
+export const PRODUCER_ID_LENGTH = { min: 1, max: 256 };
+const PRODUCER_SEQUENCE = /^[1-9]\d{0,15}$/;
 /** The partitionKey value that stands for the whole topic. */
 export const WHOLE_TOPIC = 'topic';
 
@@ -74,23 +87,38 @@ export function topicMatches(filter: string, topic: string): boolean {
 
 /** The partition key a template gives for a topic; throws MqttRouteError for a missing level or a key PutRecord would refuse. */
 export function partitionKeyFor(template: string, topic: string): string {
-  let key: string;
-  if (template === WHOLE_TOPIC) {
-    key = topic;
-  } else {
-    const levels = topic.split('/');
-    key = template.replace(PLACEHOLDER, (_match, digits: string) => {
-      const level = levels[Number(digits) - 1];
-      if (level === undefined) throw new MqttRouteError(`partition key ${JSON.stringify(template)}: topic ${JSON.stringify(topic)} has no level ${digits}`);
-      return level;
-    });
-  }
+  const key = template === WHOLE_TOPIC ? topic : fill(template, topic, 'partition key');
   // Counted in code points, as PutRecord counts them.
   const length = [...key].length;
   if (length < PARTITION_KEY_LENGTH.min || length > PARTITION_KEY_LENGTH.max) {
     throw new MqttRouteError(`partition key ${JSON.stringify(template)} gives ${length} characters for topic ${JSON.stringify(topic)}; a partition key has 1 to 256`);
   }
   return key;
+}
+
+/** The producer id and sequence a route's `producer` templates give for a topic; throws MqttRouteError for values PutRecords would refuse. */
+export function producerFor(templates: { id: string; sequence: string }, topic: string): { id: string; sequence: number } {
+  const id = fill(templates.id, topic, 'producer id');
+  const length = [...id].length;
+  if (length < PRODUCER_ID_LENGTH.min || length > PRODUCER_ID_LENGTH.max) {
+    throw new MqttRouteError(`producer id ${JSON.stringify(templates.id)} gives ${length} characters for topic ${JSON.stringify(topic)}; a producer id has 1 to 256`);
+  }
+  const text = fill(templates.sequence, topic, 'producer sequence');
+  const sequence = Number(text);
+  if (!PRODUCER_SEQUENCE.test(text) || !Number.isSafeInteger(sequence)) {
+    throw new MqttRouteError(`producer sequence ${JSON.stringify(templates.sequence)} gives ${JSON.stringify(text)} for topic ${JSON.stringify(topic)}; a producer sequence is a positive integer below 2^53`);
+  }
+  return { id, sequence };
+}
+
+/** The template with each {n} replaced by the topic's n-th level. */
+function fill(template: string, topic: string, what: string): string {
+  const levels = topic.split('/');
+  return template.replace(PLACEHOLDER, (_match, digits: string) => {
+    const level = levels[Number(digits) - 1];
+    if (level === undefined) throw new MqttRouteError(`${what} ${JSON.stringify(template)}: topic ${JSON.stringify(topic)} has no level ${digits}`);
+    return level;
+  });
 }
 
 /**
@@ -101,7 +129,9 @@ export function routeMessage(routes: readonly MqttRoute[], topic: string): Route
   const index = routes.findIndex((route) => topicMatches(route.topic, topic));
   if (index < 0) return undefined;
   const route = routes[index]!;
-  return { route, index, partitionKey: partitionKeyFor(route.partitionKey, topic) };
+  const routed: RoutedMessage = { route, index, partitionKey: partitionKeyFor(route.partitionKey, topic) };
+  if (route.producer) routed.producer = producerFor(route.producer, topic);
+  return routed;
 }
 
 /** Why `filter` is not a valid MQTT topic filter, or undefined when it is. */
@@ -135,9 +165,9 @@ export function validateMqttConfig(parsed: unknown, source: string): MqttConfig 
     const at = `routes[${i}]`;
     if (!isPlainObject(entry)) return fail(`${at} must be an object`);
     for (const key of Object.keys(entry)) {
-      if (!ROUTE_FIELDS.has(key)) fail(`${at} has unknown field "${key}" (expected topic, stream, partitionKey)`);
+      if (!ROUTE_FIELDS.has(key)) fail(`${at} has unknown field "${key}" (expected topic, stream, partitionKey, producer)`);
     }
-    const { topic, stream, partitionKey = WHOLE_TOPIC } = entry;
+    const { topic, stream, partitionKey = WHOLE_TOPIC, producer } = entry;
     if (typeof topic !== 'string') return fail(`${at}.topic must be an MQTT topic filter such as "meters/+/reading"`);
     const problem = filterProblem(topic);
     if (problem) fail(`${at}.topic ${problem}, got ${JSON.stringify(topic)}`);
@@ -148,9 +178,27 @@ export function validateMqttConfig(parsed: unknown, source: string): MqttConfig 
       return fail(`${at}.partitionKey must be "topic", a template such as "{2}" or a literal, got ${JSON.stringify(partitionKey)}`);
     }
     checkTemplate(partitionKey, topic, (message) => fail(`${at}.partitionKey ${message}`));
-    return { topic, stream, partitionKey };
+    const route: MqttRoute = { topic, stream, partitionKey };
+    if (producer !== undefined) route.producer = producerTemplates(producer, topic, `${at}.producer`, fail);
+    return route;
   });
   return { routes };
+}
+
+/** Checks a route's `producer`: {"id": template, "sequence": template}, both required. */
+function producerTemplates(value: unknown, filter: string, at: string, fail: (message: string) => never): { id: string; sequence: string } {
+  if (!isPlainObject(value)) return fail(`${at} must be an object such as {"id": "{2}/{5}", "sequence": "{6}"}`);
+  for (const key of Object.keys(value)) {
+    if (!PRODUCER_FIELDS.has(key)) fail(`${at} has unknown field "${key}" (expected id, sequence)`);
+  }
+  const { id, sequence } = value;
+  if (typeof id !== 'string' || id === '') return fail(`${at}.id must be a template such as "{2}/{5}" or a literal, got ${JSON.stringify(id)}`);
+  if (typeof sequence !== 'string' || ![...sequence.matchAll(PLACEHOLDER)].length) {
+    return fail(`${at}.sequence must be a template naming the topic level that carries the sequence, such as "{6}", got ${JSON.stringify(sequence)}`);
+  }
+  checkTemplate(id, filter, (message) => fail(`${at}.id ${message}`));
+  checkTemplate(sequence, filter, (message) => fail(`${at}.sequence ${message}`));
+  return { id, sequence };
 }
 
 /** Every {n} must name a level the filter guarantees, unless a final '#' may supply it. */

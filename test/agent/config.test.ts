@@ -17,7 +17,7 @@ const SMALLEST = {
 test('the smallest config gets a default for everything', (t) => {
   const config = parseAgentConfig(SMALLEST, '/x.json');
   t.is(config.deviceId, 'rig-1');
-  t.deepEqual(config.server, { url: 'http://127.0.0.1:4567', region: 'us-east-1' });
+  t.deepEqual(config.server, { url: 'http://127.0.0.1:4567', region: 'us-east-1', transport: 'http' });
   t.is(config.dataDir, '/var/lib/rivulet');
   t.deepEqual(config.buffer, { maxBytes: 256 * 1024 * 1024, maxAgeMs: 7 * 24 * 3600 * 1000, synchronous: 'FULL' });
   t.deepEqual(config.upload, { batchRecords: 500, intervalMs: DEFAULTS.uploadIntervalMs, maxBackoffMs: DEFAULTS.maxBackoffMs });
@@ -90,7 +90,17 @@ const MISTAKES: [string, (config: any) => void, string][] = [
   ['modbus neither', (c) => (c.sources[0] = { type: 'modbus', port: '/dev/x', stream: 's' }), 'sources[0] needs either meter ("sdm120" or "sdm630") or registers (a register map), not neither'],
   ['bad register map', (c) => (c.sources[0] = { type: 'modbus', port: '/dev/x', stream: 's', registers: [{ name: 'v', register: 0, type: 'float', function: 4 }] }), 'sources[0].registers[0].type must be one of'],
   ['not an object', (c) => (c.sources[0] = 'dsmr'), 'sources[0] must be an object'],
+  ['bad transport', (c) => (c.server.transport = 'amqp'), 'server.transport must be one of "http", "mqtt", got "amqp"'],
+  ['mqtt without mqttUrl', (c) => (c.server.transport = 'mqtt'), 'server.mqttUrl is required when server.transport is "mqtt"'],
+  ['mqttUrl without mqtt', (c) => (c.server.mqttUrl = 'mqtt://127.0.0.1:1883'), 'server.mqttUrl applies only when server.transport is "mqtt"'],
+  ['bad mqttUrl', (c) => Object.assign(c.server, { transport: 'mqtt', mqttUrl: 'http://127.0.0.1:1883' }), 'server.mqttUrl must be an mqtt:// or mqtts:// URL, got "http://127.0.0.1:1883"'],
+  ['mqtt with a / in a partition key', (c) => (Object.assign(c.server, { transport: 'mqtt', mqttUrl: 'mqtt://h:1883' }), (c.sources[0].partitionKey = 'site/1')), 'sources[0].partitionKey must not contain \'/\', \'+\' or \'#\' when server.transport is "mqtt"'],
 ];
+
+test('server.transport "mqtt" with server.mqttUrl selects the MQTT uploader', (t) => {
+  const config = parseAgentConfig({ ...SMALLEST, server: { url: 'http://127.0.0.1:4567', transport: 'mqtt', mqttUrl: 'mqtts://rivulet.example:8883' } }, '/x.json');
+  t.deepEqual(config.server, { url: 'http://127.0.0.1:4567', region: 'us-east-1', transport: 'mqtt', mqttUrl: 'mqtts://rivulet.example:8883' });
+});
 
 for (const [title, mutate, message] of MISTAKES) {
   test(`names the field: ${title}`, (t) => {

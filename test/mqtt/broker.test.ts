@@ -146,6 +146,45 @@ test('a routed publish that cannot be stored gets no PUBACK: the client is disco
   );
 });
 
+test('a route with producer templates stores each (producer id, sequence) once: a resend after a lost PUBACK, even on another connection, is not stored again', async (t) => {
+  const route = { topic: 'rivulet/+/meters/+/+/+', stream: 'meters', partitionKey: '{4}', producer: { id: '{2}/{5}', sequence: '{6}' } };
+  const { connect, kinesis } = await startMqttHarness(t, { routes: [route, { topic: 'meters/+/reading', stream: 'meters', partitionKey: '{2}' }] });
+  const first = await connect();
+  const second = await connect();
+  await first.publishAsync('rivulet/rig-1/meters/m-1/e1/1', 'one', { qos: 1 });
+  await first.publishAsync('rivulet/rig-1/meters/m-1/e1/2', 'two', { qos: 1 });
+  // What a client resends after reconnecting (same topic, so same producer and sequence), while
+  // the first connection may still be storing its own copy.
+  await Promise.all([
+    second.publishAsync('rivulet/rig-1/meters/m-1/e1/2', 'two', { qos: 1, dup: true }),
+    first.publishAsync('rivulet/rig-1/meters/m-1/e1/3', 'three', { qos: 1 }),
+    second.publishAsync('rivulet/rig-1/meters/m-1/e1/3', 'three', { qos: 1, dup: true }),
+  ]);
+  // Another epoch is another producer; routes without producer do not dedup.
+  await second.publishAsync('rivulet/rig-1/meters/m-1/e2/1', 'new epoch', { qos: 1 });
+  await second.publishAsync('meters/m-2/reading', 'plain', { qos: 1 });
+  await second.publishAsync('meters/m-2/reading', 'plain', { qos: 1 });
+  const stored = byPartitionKey(await recordsOf(kinesis, 'meters'));
+  t.deepEqual(stored.get('m-1'), ['one', 'two', 'three', 'new epoch']);
+  t.deepEqual(stored.get('m-2'), ['plain', 'plain']);
+});
+
+test("a QoS 1 publish in the agents' rivulet/ tree that no route stores is refused, not acknowledged (it would leave the agent's buffer)", async (t) => {
+  const { connect } = await startMqttHarness(t);
+  const client = await connect();
+  let closed = false;
+  client.on('close', () => (closed = true));
+  let acked = false;
+  void client.publishAsync('rivulet/rig-1/no-route/k/e1/1', 'kept', { qos: 1 }).then(() => (acked = true), () => {});
+  t.true(await eventually(async () => closed), 'disconnected');
+  t.false(acked);
+  // QoS 0 there, and QoS 1 elsewhere, stay plain pub/sub.
+  const other = await connect();
+  await other.publishAsync('rivulet/rig-1/no-route/k/e1/2', 'fire and forget', { qos: 0 });
+  await other.publishAsync('chat/room', 'hello', { qos: 1 });
+  t.true(other.connected);
+});
+
 test('a refused QoS 0 publish is dropped without disconnecting the client', async (t) => {
   const { connect, kinesis } = await startMqttHarness(t);
   const client = await connect();

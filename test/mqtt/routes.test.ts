@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MqttConfigError, MqttRouteError, loadMqttConfig, partitionKeyFor, routeMessage, topicMatches, validateMqttConfig } from '../../ingest-server/mqtt/routes.js';
+import { MqttConfigError, MqttRouteError, loadMqttConfig, partitionKeyFor, producerFor, routeMessage, topicMatches, validateMqttConfig } from '../../ingest-server/mqtt/routes.js';
 
 const MATCHES: [filter: string, topic: string, matches: boolean][] = [
   ['meters/+/reading', 'meters/m1/reading', true],
@@ -80,6 +80,24 @@ test('partitionKey defaults to the whole topic', (t) => {
   t.deepEqual(validateMqttConfig({ routes: [{ topic: 'a/#', stream: 's' }] }, 'inline').routes, [{ topic: 'a/#', stream: 's', partitionKey: 'topic' }]);
 });
 
+test('a route with producer templates gives each message a producer id and sequence (the agent\'s scheme)', (t) => {
+  const agentRoute = { topic: 'rivulet/+/meters/+/+/+', stream: 'meters', partitionKey: '{4}', producer: { id: '{2}/{5}', sequence: '{6}' } };
+  const { routes } = validateMqttConfig({ routes: [agentRoute, { topic: 'meters/+/reading', stream: 'meters', partitionKey: '{2}' }] }, 'inline');
+  t.deepEqual(routes[0], agentRoute);
+  t.deepEqual(routeMessage(routes, 'rivulet/rig-1/meters/m-7/0f3a/42'), { route: agentRoute, index: 0, partitionKey: 'm-7', producer: { id: 'rig-1/0f3a', sequence: 42 } });
+  t.false('producer' in routeMessage(routes, 'meters/m-7/reading')!, 'routes without producer store without dedup');
+});
+
+test('a producer id or sequence a topic cannot fill, or one PutRecords would refuse, is an MqttRouteError', (t) => {
+  const templates = { id: '{2}/{5}', sequence: '{6}' };
+  t.deepEqual(producerFor(templates, 'r/d/s/k/e/9007199254740991'), { id: 'd/e', sequence: 9007199254740991 });
+  for (const sequence of ['0', '007', '-1', '1.5', 'x', '', '9007199254740993', '12345678901234567']) {
+    t.throws(() => producerFor(templates, `r/d/s/k/e/${sequence}`), { instanceOf: MqttRouteError, message: /a producer sequence is a positive integer/ }, sequence);
+  }
+  t.throws(() => producerFor(templates, 'r/d/s/k/e'), { instanceOf: MqttRouteError, message: /producer sequence "\{6\}": topic "r\/d\/s\/k\/e" has no level 6/ });
+  t.throws(() => producerFor({ id: '{2}', sequence: '{3}' }, `r/${'x'.repeat(257)}/1`), { instanceOf: MqttRouteError, message: /a producer id has 1 to 256/ });
+});
+
 const INVALID: [config: unknown, message: RegExp][] = [
   [[], /^mqtt config \/x\.json: must contain a JSON object with a "routes" array$/],
   [{}, /: routes must be an array$/],
@@ -100,6 +118,12 @@ const INVALID: [config: unknown, message: RegExp][] = [
   [{ routes: [{ topic: 'a/+', stream: 's', partitionKey: '{0}' }] }, /: routes\[0\]\.partitionKey uses \{0\}, but topic levels count from \{1\}/],
   [{ routes: [{ topic: 'a/+', stream: 's', partitionKey: '{3}' }] }, /: routes\[0\]\.partitionKey uses \{3\}, but topic filter "a\/\+" has only 2 levels/],
   [{ routes: [{ topic: 'a', stream: 's', partitionKey: 'k'.repeat(257) }] }, /: routes\[0\]\.partitionKey is longer than the 256 characters/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: '{2}' }] }, /: routes\[0\]\.producer must be an object such as/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: { id: 'p', sequence: '{2}', epoch: 1 } }] }, /: routes\[0\]\.producer has unknown field "epoch"/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: { sequence: '{2}' } }] }, /: routes\[0\]\.producer\.id must be a template/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: { id: 'p', sequence: '7' } }] }, /: routes\[0\]\.producer\.sequence must be a template naming the topic level/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: { id: 'p', sequence: '{3}' } }] }, /: routes\[0\]\.producer\.sequence uses \{3\}, but topic filter "a\/\+" has only 2 levels/],
+  [{ routes: [{ topic: 'a/+', stream: 's', producer: { id: '{0}', sequence: '{2}' } }] }, /: routes\[0\]\.producer\.id uses \{0\}/],
 ];
 
 for (const [config, message] of INVALID) {
