@@ -65,3 +65,84 @@ export async function startBenchServer(name: string, args: string[]): Promise<Be
     },
   };
 }
+
+/** A child process started for a benchmark in its own process group (so its own children go with it). */
+export interface BenchProcess {
+  name: string;
+  process: ChildProcess;
+  pid: number;
+  /** The last few KiB of its stdout and stderr, for error messages. */
+  output(): string;
+  /** SIGTERM to the group, SIGKILL after `graceMs`; resolves with the exit code (null if killed by a signal). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * Spawns `node args…` in its own process group and resolves once its stdout matches `ready`.
+ * The group is SIGKILLed when the benchmark exits, whatever the reason.
+ */
+export async function startBenchProcess(name: string, args: string[], options: { ready: RegExp; timeoutMs?: number }): Promise<BenchProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${name}: could not be started`);
+  let tail = '';
+  let stdout = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const killGroup = () => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killGroup);
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready within ${options.timeoutMs ?? 15_000} ms: ${tail.trim()}`)), options.timeoutMs ?? 15_000);
+    const onText = (text: string, isStdout: boolean) => {
+      tail = (tail + text).slice(-4096);
+      if (!isStdout) return;
+      stdout = (stdout + text).slice(-4096);
+      if (options.ready.test(stdout)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => onText(text, true));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => onText(text, false));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? child.signalCode}) before it was ready: ${tail.trim()}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (error) {
+    killGroup();
+    process.off('exit', killGroup);
+    throw error;
+  }
+  let stopping: Promise<number | null> | undefined;
+  return {
+    name,
+    process: child,
+    pid,
+    output: () => tail,
+    stop: (graceMs = 5000) =>
+      (stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          try {
+            process.kill(-pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        }
+        const timer = setTimeout(killGroup, graceMs);
+        const code = await exited;
+        clearTimeout(timer);
+        // Whatever it started (socat) goes too.
+        killGroup();
+        process.off('exit', killGroup);
+        return code;
+      })()),
+  };
+}
