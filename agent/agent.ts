@@ -3,8 +3,8 @@
 //
 // Readers are supervised by their transports (a lost port is reopened with backoff, forever), so a
 // source that is unplugged at start or later simply produces nothing until it is back; the agent
-// keeps running and reports it in its status. Readings that arrive together (one event-loop turn)
-// are appended in one call, so a burst costs one buffer write turn.
+// keeps running and reports it in its status. Readings gather for buffer.commitIntervalMs (default
+// 1 s) and are appended in one call: one commit per source per interval, however fast they come.
 //
 // stop(): readers first (no new readings), then every append in flight is awaited (each resolves
 // once durable), the uploader ends its round, the buffer closes (checkpointing its WAL). Nothing
@@ -259,7 +259,7 @@ export class Agent {
     source.pending.push({ partitionKey: config.partitionKey, data: Buffer.from(JSON.stringify(record)), timestamp: at });
     if (!source.flushQueued) {
       source.flushQueued = true;
-      setImmediate(() => this.#flush(source));
+      setTimeout(() => this.#flush(source), this.#config.buffer.commitIntervalMs);
     }
   }
 

@@ -57,7 +57,8 @@ export interface AgentConfig {
     credentialsFile?: string;
   };
   dataDir: string;
-  buffer: { maxBytes: number; maxAgeMs: number; synchronous: SynchronousMode };
+  /** commitIntervalMs: how long readings gather before one buffer commit (SD card wear vs. what a power cut can take). */
+  buffer: { maxBytes: number; maxAgeMs: number; synchronous: SynchronousMode; commitIntervalMs: number };
   upload: { batchRecords: number; intervalMs: number; maxBackoffMs: number };
   sources: SourceConfig[];
   status: { port: number; host: string };
@@ -73,6 +74,10 @@ export const DEFAULTS = {
   region: 'us-east-1',
   bufferMaxBytes: 256 * 1024 * 1024,
   bufferMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  // One commit a second keeps SD-card writes near the readings' own size at serial rates (each
+  // commit rewrites whole WAL pages); a power cut can take at most the last second of readings,
+  // which no device was ever told were stored.
+  bufferCommitIntervalMs: 1000,
   batchRecords: 500,
   uploadIntervalMs: 1000,
   maxBackoffMs: 30_000,
@@ -163,12 +168,13 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
 
   const dataDir = absolute(base, string(root, 'dataDir', '', fail, { required: true })!);
 
-  const bufferIn = object(root['buffer'] ?? {}, 'buffer', fail, ['maxBytes', 'maxAgeMs', 'synchronous']);
+  const bufferIn = object(root['buffer'] ?? {}, 'buffer', fail, ['maxBytes', 'maxAgeMs', 'synchronous', 'commitIntervalMs']);
   const synchronous = oneOf(bufferIn, 'synchronous', 'buffer.', fail, ['FULL', 'NORMAL'] as const) ?? 'FULL';
   const buffer = {
     maxBytes: integer(bufferIn, 'maxBytes', 'buffer.', fail, { min: 64 * 1024 }) ?? DEFAULTS.bufferMaxBytes,
     maxAgeMs: integer(bufferIn, 'maxAgeMs', 'buffer.', fail, { min: 1 }) ?? DEFAULTS.bufferMaxAgeMs,
     synchronous,
+    commitIntervalMs: integer(bufferIn, 'commitIntervalMs', 'buffer.', fail, { min: 0, max: 60_000 }) ?? DEFAULTS.bufferCommitIntervalMs,
   };
 
   const uploadIn = object(root['upload'] ?? {}, 'upload', fail, ['batchRecords', 'intervalMs', 'maxBackoffMs']);

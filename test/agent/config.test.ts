@@ -19,7 +19,7 @@ test('the smallest config gets a default for everything', (t) => {
   t.is(config.deviceId, 'rig-1');
   t.deepEqual(config.server, { url: 'http://127.0.0.1:4567', region: 'us-east-1', transport: 'http' });
   t.is(config.dataDir, '/var/lib/rivulet');
-  t.deepEqual(config.buffer, { maxBytes: 256 * 1024 * 1024, maxAgeMs: 7 * 24 * 3600 * 1000, synchronous: 'FULL' });
+  t.deepEqual(config.buffer, { maxBytes: 256 * 1024 * 1024, maxAgeMs: 7 * 24 * 3600 * 1000, synchronous: 'FULL', commitIntervalMs: 1000 });
   t.deepEqual(config.upload, { batchRecords: 500, intervalMs: DEFAULTS.uploadIntervalMs, maxBackoffMs: DEFAULTS.maxBackoffMs });
   t.deepEqual(config.status, { port: 4500, host: '127.0.0.1' });
   t.deepEqual(config.sources, [
