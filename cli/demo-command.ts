@@ -1,12 +1,12 @@
 import { Command } from 'commander';
 import { Logger } from '../lib/log.js';
-import { startServer } from '../ingest-server/server.js';
 import { DEMO_STREAM, startDemoFeeder } from './demo-feeder.js';
 import { serverOptionsFrom, stopOnSignals, withServerOptions, type ServerCommandOptions } from './server-command.js';
 
 export function demoCommand(): Command {
   return withServerOptions(new Command('demo').description('run the server with a simulated device feeding it (what `npm start` runs)')).action(async (options: ServerCommandOptions) => {
     const log = new Logger(options.logLevel, { component: 'demo' });
+    const { startServer } = await import('../ingest-server/server.js');
     const server = await startServer(serverOptionsFrom(options, log));
     const stopFeeder = await startDemoFeeder(server.url, log);
     stopOnSignals(server, log, stopFeeder);

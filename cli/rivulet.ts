@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { CredentialsFileError } from '../ingest-server/auth/credentials.js';
 import { KeysFileError } from '../ingest-server/data-streams/encryption.js';
 import { MqttConfigError } from '../ingest-server/mqtt/routes.js';
-import { ServerOptionsError } from '../ingest-server/server.js';
+import { ServerOptionsError } from '../ingest-server/server-options-error.js';
 import { agentCommand } from './agent-command.js';
 import { demoCommand } from './demo-command.js';
 import { serverCommand } from './server-command.js';

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
-import { ServerOptionsError, startServer, type RunningServer, type ServerOptions } from '../ingest-server/server.js';
+import { ServerOptionsError } from '../ingest-server/server-options-error.js';
+import type { RunningServer, ServerOptions } from '../ingest-server/server.js';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -100,6 +101,8 @@ export function stopOnSignals(server: RunningServer, log: Logger, alsoStop: () =
 export function serverCommand(): Command {
   return withServerOptions(new Command('server').description('run the ingest server (Kinesis Data Streams API)')).action(async (options: ServerCommandOptions) => {
     const log = new Logger(options.logLevel, { component: 'server' });
+    // Loaded here, not at the top: `rivulet agent` shares this CLI and should not carry the server.
+    const { startServer } = await import('../ingest-server/server.js');
     const server = await startServer(serverOptionsFrom(options, log));
     // Handlers first: a supervisor may signal as soon as it reads the ready line.
     stopOnSignals(server, log);

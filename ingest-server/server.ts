@@ -11,6 +11,7 @@ import { retentionCutoff } from './data-streams/shards.js';
 import { Subscriptions } from './data-streams/subscriptions.js';
 import { ThroughputLimiter } from './data-streams/throughput.js';
 import { readBody } from './http/body.js';
+import { ServerOptionsError } from './server-options-error.js';
 import { listen, type Listener } from './http/listener.js';
 import { startMqttBroker, type RunningMqttBroker } from './mqtt/broker.js';
 import { loadMqttConfig } from './mqtt/routes.js';
@@ -54,8 +55,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Thrown for options that make no sense together; the message says which and why. */
-export class ServerOptionsError extends Error {}
+export { ServerOptionsError };
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
