@@ -65,7 +65,6 @@ interface RunningSource {
   reader: TransportReader<ReaderCounters>;
   transport: ByteTransport;
   pending: BufferInput[];
-  flushQueued: boolean;
   lastAcceptedAt: number;
   readings: number;
   sampledOut: number;
@@ -80,6 +79,7 @@ export const BUFFER_FILE = 'buffer.db';
 /** The edge agent: readers → buffer → uploader, with a status endpoint. */
 export class Agent {
   readonly #config: AgentConfig;
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #log: Logger;
   readonly #transportFor: (source: SourceConfig, log: Logger) => ByteTransport;
   readonly #sources: RunningSource[] = [];
@@ -164,6 +164,8 @@ export class Agent {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     await Promise.allSettled(this.#sources.map((source) => source.reader.stop()));
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     for (const source of this.#sources) this.#flush(source);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     await this.#uploader?.stop();
@@ -221,7 +223,6 @@ export class Agent {
       reader,
       transport,
       pending: [],
-      flushQueued: false,
       lastAcceptedAt: -Infinity,
       readings: 0,
       sampledOut: 0,
@@ -257,10 +258,12 @@ export class Agent {
     if (reading.units !== undefined) record.units = reading.units;
     if (config.attachGps && this.#gps) record.gps = this.#gps;
     source.pending.push({ partitionKey: config.partitionKey, data: Buffer.from(JSON.stringify(record)), timestamp: at });
-    if (!source.flushQueued) {
-      source.flushQueued = true;
-      setTimeout(() => this.#flush(source), this.#config.buffer.commitIntervalMs);
-    }
+    // One timer for all sources: their appends start in the same turn and the buffer commits
+    // them together, so the card sees one commit per interval, not one per source.
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      for (const each of this.#sources) this.#flush(each);
+    }, this.#config.buffer.commitIntervalMs);
   }
 
   #noteFix(reading: DeviceReading, at: number): void {
@@ -271,7 +274,6 @@ export class Agent {
 
   /** Appends the source's pending readings in one call. */
   #flush(source: RunningSource): void {
-    source.flushQueued = false;
     if (source.pending.length === 0 || !this.#buffer) return;
     const records = source.pending;
     source.pending = [];
