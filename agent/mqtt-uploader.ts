@@ -24,34 +24,12 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DEFAULT_PEEK_BYTES, DEFAULT_PEEK_RECORDS, type BufferedRecord } from './buffer/index.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { DrainLoop, emptyStats, producerIdOf, removeAcknowledged, type RoundOutcome, type UploadSource, type UploaderStats } from './uploader.js';
+import { DrainLoop, emptyStats, type DrainOptions, producerIdOf, removeAcknowledged, type RoundOutcome, type UploaderStats } from './uploader.js';
 
-/** Options of {@link MqttUploader}. */
-export interface MqttUploaderOptions {
-  buffer: UploadSource;
-  /** The broker, e.g. mqtt://127.0.0.1:1883 or mqtts://server:8883. */
-  url: string;
-  /** Part of the producer id and of every topic; unique per device. */
-  deviceId: string;
-  /** Sent as CONNECT username (access key id) and password (secret access key) when given. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** Messages in flight per round, 1 to 500; 500 unless given. */
-  batchRecords?: number;
-  /** Payload bytes per round; 5 MiB unless given. */
-  batchBytes?: number;
-  /** Linger after a round that did not fill a batch, as in the HTTP uploader; 1000 ms unless given. */
-  intervalMs?: number;
-  /** First backoff ceiling; 100 ms unless given. */
-  baseBackoffMs?: number;
-  /** Largest backoff ceiling; 30 s unless given. */
-  maxBackoffMs?: number;
-  /** CONNECT without CONNACK, or PUBLISHes without all PUBACKs, after this long fail; 30 s unless given. */
-  requestTimeoutMs?: number;
+/** Options of {@link MqttUploader}: the shared drain options, with `url` the broker (mqtt:// or mqtts://). */
+export interface MqttUploaderOptions extends DrainOptions {
   /** Extra options for the `mqtt` client (e.g. `ca` for a private TLS certificate authority). */
   clientOptions?: IClientOptions;
-  log?: Logger;
-  /** Uniform in [0, 1), for tests. */
-  random?: () => number;
 }
 
 /** The first level of every topic the agent publishes to. */

@@ -49,19 +49,18 @@ export interface RecordUploader {
 }
 
 /** Options of {@link Uploader}. */
-export interface UploaderOptions {
+/** What both uploaders (HTTP here, MQTT in mqtt-uploader.ts) are configured with. */
+export interface DrainOptions {
   buffer: UploadSource;
-  /** The server's endpoint, e.g. http://127.0.0.1:4567. */
+  /** The server's endpoint: http(s):// for PutRecords, mqtt(s):// for the broker. */
   url: string;
   /** Part of the ProducerId; unique per device. */
   deviceId: string;
-  /** Signs requests with SigV4 when given. */
+  /** Signs requests with SigV4 (HTTP) or goes in CONNECT as username and password (MQTT). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** The region in the signature's scope; us-east-1 unless given. */
-  region?: string;
-  /** Records per PutRecords call, 1 to 500; 500 unless given. */
+  /** Records per round, 1 to 500; 500 unless given. */
   batchRecords?: number;
-  /** Payload + key bytes per call, at most 5 MiB (the default). */
+  /** Payload + key bytes per round, at most 5 MiB (the default). */
   batchBytes?: number;
   /**
    * Linger: after a round that did not fill a batch, the uploader waits this long before the next
@@ -73,11 +72,16 @@ export interface UploaderOptions {
   baseBackoffMs?: number;
   /** Largest backoff ceiling; 30 s unless given. */
   maxBackoffMs?: number;
-  /** A request that has not been answered after this long fails; 30 s unless given. */
+  /** A request (or CONNECT, or a round's PUBACKs) not answered after this long fails; 30 s unless given. */
   requestTimeoutMs?: number;
   log?: Logger;
   /** Uniform in [0, 1), for tests. */
   random?: () => number;
+}
+
+export interface UploaderOptions extends DrainOptions {
+  /** The region in the signature's scope; us-east-1 unless given. */
+  region?: string;
 }
 
 /** What the uploader has done, for the status endpoint. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { describeShards, kinesisClient, readAll } from '../helpers/kinesis.js';
+import { RecordBuffer } from '../../agent/buffer/index.js';
 
 /** A temp dir removed when the test ends. */
 export async function tempDir(t: ExecutionContext, prefix = 'rivulet-agent-test-'): Promise<string> {
@@ -77,4 +78,42 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** A buffer with sources "a" and "b" writing to the given streams; closed when the test ends. */
+export async function openBuffer(
+  t: ExecutionContext,
+  dir: string,
+  { name = 'buffer.db', maxBytes = 16 * 1024 * 1024, streams = ['meters', 'gps'] }: { name?: string; maxBytes?: number; streams?: [string, string] } = {},
+): Promise<RecordBuffer> {
+  const buffer = await RecordBuffer.open({
+    path: join(dir, name),
+    maxBytes,
+    sources: [
+      { name: 'a', stream: streams[0], priority: 0, onFull: 'reject-new' },
+      { name: 'b', stream: streams[1], priority: 0, onFull: 'reject-new' },
+    ],
+  });
+  t.teardown(() => buffer.close());
+  return buffer;
+}
+
+/**
+ * Appends `count` records with increasing ids over 4 keys: k0 and k1 from source "a", k2 and k3
+ * from "b" — records of one key always come from one source, in id order. `pad` adds bytes.
+ */
+export function appender(buffer: RecordBuffer, pad = 0) {
+  let next = 1;
+  return async (count: number): Promise<number[]> => {
+    const ids: number[] = [];
+    const bySource: Record<string, { partitionKey: string; data: Buffer; timestamp: number }[]> = { a: [], b: [] };
+    for (let index = 0; index < count; index++) {
+      const id = next++;
+      ids.push(id);
+      const data = pad > 0 ? { id, pad: 'x'.repeat(pad) } : { id };
+      bySource[id % 4 < 2 ? 'a' : 'b']!.push({ partitionKey: `k${id % 4}`, data: Buffer.from(JSON.stringify(data)), timestamp: Date.now() });
+    }
+    for (const [source, records] of Object.entries(bySource)) if (records.length > 0) await buffer.append(source, records);
+    return ids;
+  };
 }

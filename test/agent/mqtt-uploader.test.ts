@@ -17,7 +17,7 @@ import { openPtyPair } from '../../hardware/serial/pty.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../ingest-server/server.js';
 import type { DataStreamStore } from '../../ingest-server/storage/data-stream-store.js';
 import { SqliteDataStreamStore } from '../../ingest-server/storage/sqlite/data-stream-store.js';
-import { assertExactlyOnceInOrder, client, createStream, readStream, tempDir, waitFor } from './helpers.js';
+import { appender, assertExactlyOnceInOrder, client, createStream, openBuffer, readStream, tempDir, waitFor } from './helpers.js';
 
 // The keys the tests' Kinesis client signs with (test/helpers/kinesis.ts), here also the device's.
 const KEYS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
@@ -55,34 +55,7 @@ async function start(t: ExecutionContext, options: Partial<ServerOptions> & { da
   return running;
 }
 
-async function openBuffer(t: ExecutionContext, dir: string): Promise<RecordBuffer> {
-  const buffer = await RecordBuffer.open({
-    path: join(dir, 'buffer.db'),
-    maxBytes: 16 * 1024 * 1024,
-    sources: [
-      { name: 'a', stream: 'meters', priority: 0, onFull: 'reject-new' },
-      { name: 'b', stream: 'gps', priority: 0, onFull: 'reject-new' },
-    ],
-  });
-  t.teardown(() => buffer.close());
-  return buffer;
-}
 
-/** Appends `count` records with increasing ids over 4 keys: k0, k1 to "meters", k2, k3 to "gps". */
-function appender(buffer: RecordBuffer) {
-  let next = 1;
-  return async (count: number): Promise<number[]> => {
-    const ids: number[] = [];
-    const bySource: Record<string, { partitionKey: string; data: Buffer; timestamp: number }[]> = { a: [], b: [] };
-    for (let index = 0; index < count; index++) {
-      const id = next++;
-      ids.push(id);
-      bySource[id % 4 < 2 ? 'a' : 'b']!.push({ partitionKey: `k${id % 4}`, data: Buffer.from(JSON.stringify({ id })), timestamp: Date.now() });
-    }
-    for (const [source, records] of Object.entries(bySource)) if (records.length > 0) await buffer.append(source, records);
-    return ids;
-  };
-}
 
 function uploader(t: ExecutionContext, buffer: RecordBuffer, url: string, extra: Partial<ConstructorParameters<typeof MqttUploader>[0]> = {}): MqttUploader {
   const up = new MqttUploader({ buffer, url, deviceId: 'rig-1', intervalMs: 20, baseBackoffMs: 20, maxBackoffMs: 200, requestTimeoutMs: 5000, ...extra });

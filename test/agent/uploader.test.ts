@@ -10,40 +10,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { RecordBuffer } from '../../agent/buffer/index.js';
 import { Uploader, type UploadSource } from '../../agent/uploader.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../ingest-server/server.js';
-import { assertExactlyOnceInOrder, client, createStream, readStream, tempDir, waitFor } from './helpers.js';
+import { appender, assertExactlyOnceInOrder, client, createStream, openBuffer, readStream, tempDir, waitFor } from './helpers.js';
 
 const MAX_BYTES = 1024 * 1024;
 
-async function openBuffer(t: ExecutionContext, dir: string, name = 'buffer.db'): Promise<RecordBuffer> {
-  const buffer = await RecordBuffer.open({
-    path: join(dir, name),
-    maxBytes: MAX_BYTES,
-    sources: [
-      { name: 'a', stream: 'meters', priority: 0, onFull: 'reject-new' },
-      { name: 'b', stream: 'meters', priority: 0, onFull: 'reject-new' },
-    ],
-  });
-  t.teardown(() => buffer.close());
-  return buffer;
-}
 
-/** Appends `count` records with increasing ids, spread over 4 keys and both sources. */
-function appender(buffer: RecordBuffer) {
-  let next = 1;
-  return async (count: number): Promise<number[]> => {
-    const ids: number[] = [];
-    const bySource: Record<string, { partitionKey: string; data: Buffer; timestamp: number }[]> = { a: [], b: [] };
-    for (let index = 0; index < count; index++) {
-      const id = next++;
-      ids.push(id);
-      const key = `k${id % 4}`;
-      bySource[id % 4 < 2 ? 'a' : 'b']!.push({ partitionKey: key, data: Buffer.from(JSON.stringify({ id, pad: 'x'.repeat(40) })), timestamp: Date.now() });
-    }
-    // Records of one key always come from one source, appended in id order.
-    for (const [source, records] of Object.entries(bySource)) if (records.length > 0) await buffer.append(source, records);
-    return ids;
-  };
-}
 
 async function server(t: ExecutionContext, dataDir: string, options: Partial<ServerOptions> = {}): Promise<RunningServer> {
   const running = await startServer({ dataDir, port: 0, ...options });
@@ -67,8 +38,8 @@ test('server down for a while: backlog grows within its bound, then every record
   let running = await server(t, dataDir);
   const kinesis = client(t, running.url);
   await createStream(kinesis, 'meters', 2);
-  const buffer = await openBuffer(t, dir);
-  const append = appender(buffer);
+  const buffer = await openBuffer(t, dir, { maxBytes: MAX_BYTES, streams: ['meters', 'meters'] });
+  const append = appender(buffer, 40);
   const up = uploader(t, buffer, running.url, { batchRecords: 100 });
   up.start();
 
@@ -102,8 +73,8 @@ test('a partial failure (throttled entries) resends only the failed entries: no 
   const running = await server(t, join(dir, 'server'), { enforceThroughput: true });
   const kinesis = client(t, running.url);
   await createStream(kinesis, 'meters', 1);
-  const buffer = await openBuffer(t, dir);
-  const ids = await appender(buffer)(2500);
+  const buffer = await openBuffer(t, dir, { maxBytes: MAX_BYTES, streams: ['meters', 'meters'] });
+  const ids = await appender(buffer, 40)(2500);
   const up = uploader(t, buffer, running.url, { baseBackoffMs: 50, maxBackoffMs: 400 });
   up.start();
   await drained(buffer, 60_000);
@@ -118,8 +89,8 @@ test('acknowledged records that could not be removed (as after a crash) are rese
   const running = await server(t, join(dir, 'server'));
   const kinesis = client(t, running.url);
   await createStream(kinesis, 'meters', 2);
-  const buffer = await openBuffer(t, dir);
-  const ids = await appender(buffer)(1200);
+  const buffer = await openBuffer(t, dir, { maxBytes: MAX_BYTES, streams: ['meters', 'meters'] });
+  const ids = await appender(buffer, 40)(1200);
   // The first three removes fail: the server has stored those batches, the buffer still has them.
   let failures = 3;
   const flaky: UploadSource = {
@@ -142,8 +113,8 @@ test('SigV4: signed with the device keys the server accepts; a wrong secret uplo
   const signed = new KinesisClient({ region: 'us-east-1', endpoint: running.url, credentials: { accessKeyId: 'AKIDRIG1', secretAccessKey: 'rig-1-secret' }, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
   t.teardown(() => signed.destroy());
   await createStream(signed, 'meters', 1);
-  const buffer = await openBuffer(t, dir);
-  const ids = await appender(buffer)(50);
+  const buffer = await openBuffer(t, dir, { maxBytes: MAX_BYTES, streams: ['meters', 'meters'] });
+  const ids = await appender(buffer, 40)(50);
 
   const wrong = uploader(t, buffer, running.url, { credentials: { accessKeyId: 'AKIDRIG1', secretAccessKey: 'not-it' } });
   wrong.start();
