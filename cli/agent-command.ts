@@ -8,6 +8,7 @@ import { BufferLockedError } from '../agent/buffer/index.js';
 import { AgentConfigError, DEFAULTS, loadAgentConfig } from '../agent/config.js';
 import type { AgentStatus } from '../agent/status.js';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
+import { stopOnSignals } from './signals.js';
 
 function logLevel(value: string): LogLevel {
   if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of debug, info, warn, error.');
@@ -64,22 +65,7 @@ async function runAgent(configFile: string, level: LogLevel | undefined): Promis
     const config = await loadAgentConfig(configFile);
     log = new Logger(level ?? config.logLevel, { component: 'agent', deviceId: config.deviceId });
     agent = new Agent({ config, log });
-    // Handlers first: a supervisor may signal as soon as it reads the ready line.
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) process.exit(130);
-      stopping = true;
-      log.info('shutting down', { signal });
-      agent.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          log.error('shutdown failed', { error });
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    stopOnSignals(() => agent.stop(), log);
     await agent.start();
     process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.transport === 'mqtt' ? config.server.mqttUrl : config.server.url}, status on ${agent.statusUrl}\n`);
   } catch (error) {

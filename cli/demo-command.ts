@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { Logger } from '../lib/log.js';
 import { DEMO_STREAM, startDemoFeeder } from './demo-feeder.js';
-import { serverOptionsFrom, stopOnSignals, withServerOptions, type ServerCommandOptions } from './server-command.js';
+import { serverOptionsFrom, withServerOptions, type ServerCommandOptions } from './server-command.js';
+import { stopOnSignals } from './signals.js';
 
 export function demoCommand(): Command {
   return withServerOptions(new Command('demo').description('run the server with a simulated device feeding it (what `npm start` runs)')).action(async (options: ServerCommandOptions) => {
@@ -9,7 +10,10 @@ export function demoCommand(): Command {
     const { startServer } = await import('../ingest-server/server.js');
     const server = await startServer(serverOptionsFrom(options, log));
     const stopFeeder = await startDemoFeeder(server.url, log);
-    stopOnSignals(server, log, stopFeeder);
+    stopOnSignals(async () => {
+      stopFeeder();
+      await server.close();
+    }, log);
     process.stdout.write(
       [
         `Rivulet listening on ${server.url}`,

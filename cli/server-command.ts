@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
 import { ServerOptionsError } from '../ingest-server/server-options-error.js';
-import type { RunningServer, ServerOptions } from '../ingest-server/server.js';
+import type { ServerOptions } from '../ingest-server/server.js';
+import { stopOnSignals } from './signals.js';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -78,34 +79,13 @@ export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): S
   };
 }
 
-/** Stops the server on SIGTERM or SIGINT; a second signal exits at once. */
-export function stopOnSignals(server: RunningServer, log: Logger, alsoStop: () => void = () => {}): void {
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    log.info('shutting down', { signal });
-    alsoStop();
-    server.close().then(
-      () => process.exit(0),
-      (error) => {
-        log.error('shutdown failed', { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
-
 export function serverCommand(): Command {
   return withServerOptions(new Command('server').description('run the ingest server (Kinesis Data Streams API)')).action(async (options: ServerCommandOptions) => {
     const log = new Logger(options.logLevel, { component: 'server' });
     // Loaded here, not at the top: `rivulet agent` shares this CLI and should not carry the server.
     const { startServer } = await import('../ingest-server/server.js');
     const server = await startServer(serverOptionsFrom(options, log));
-    // Handlers first: a supervisor may signal as soon as it reads the ready line.
-    stopOnSignals(server, log);
+    stopOnSignals(() => server.close(), log);
     if (server.mqttPort !== undefined) {
       const { protocol, hostname } = new URL(server.url);
       process.stdout.write(`MQTT broker listening on ${protocol === 'https:' ? 'mqtts' : 'mqtt'}://${hostname}:${server.mqttPort}\n`);

@@ -14,6 +14,7 @@ import { LineSimulator } from '../hardware/line/simulator.js';
 import { ModbusSimulator } from '../hardware/modbus/simulator.js';
 import { NmeaSimulator } from '../hardware/nmea/simulator.js';
 import { openPtyPair, replugPtyPair, type PtyPair } from '../hardware/serial/pty.js';
+import { stopOnSignals } from './signals.js';
 
 const DEVICES = ['gps', 'dsmr', 'modbus', 'iec62056', 'line'] as const;
 type Device = (typeof DEVICES)[number];
@@ -134,7 +135,6 @@ export function simCommand(): Command {
       if (devicePath === simulatorPath) fail('--pty and --sim-pty must differ.');
 
       let pair: PtyPair = await openPtyPair({ devicePath, simulatorPath });
-      let stopping = false;
       const simulator = createSimulator(kind, options, {
         path: simulatorPath,
         faults,
@@ -143,28 +143,15 @@ export function simCommand(): Command {
         onDisconnect: async (forMs, signal) => {
           log.info('unplugging the device', { forMs });
           pair = await replugPtyPair(pair, forMs, signal);
-          if (stopping) await pair.close();
+          if (shutdown.stopping) await pair.close();
           else log.info('device plugged back in', { path: devicePath });
         },
       });
 
-      const stop = (signal: NodeJS.Signals): void => {
-        if (stopping) process.exit(130);
-        stopping = true;
-        log.info('stopping', { signal });
-        simulator
-          .stop()
-          .then(() => pair.close())
-          .then(
-            () => process.exit(0),
-            (error: unknown) => {
-              log.error('stop failed', { error });
-              process.exit(1);
-            },
-          );
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      const shutdown = stopOnSignals(async () => {
+        await simulator.stop();
+        await pair.close();
+      }, log);
 
       await simulator.start();
       process.stdout.write(
