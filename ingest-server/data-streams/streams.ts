@@ -176,8 +176,19 @@ function streamModeDetails(state: StreamState): object {
   return { StreamMode: state.mode };
 }
 
-function encryptionFields(state: StreamState): object {
-  return { EncryptionType: state.encryption.type, ...(state.encryption.keyId ? { KeyId: state.encryption.keyId } : {}) };
+/** The members DescribeStream and DescribeStreamSummary share. */
+function describedStream(ctx: DataStreamsContext, state: StreamState): object {
+  return {
+    StreamName: state.name,
+    StreamARN: state.arn,
+    StreamStatus: statusOf(state, ctx.now()),
+    StreamModeDetails: streamModeDetails(state),
+    RetentionPeriodHours: state.retentionHours,
+    StreamCreationTimestamp: new Timestamp(state.createdAt),
+    EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+    EncryptionType: state.encryption.type,
+    ...(state.encryption.keyId ? { KeyId: state.encryption.keyId } : {}),
+  };
 }
 
 export async function describeShard(ctx: DataStreamsContext, state: StreamState, shard: ShardState): Promise<object> {
@@ -202,16 +213,9 @@ export async function describeStream(ctx: DataStreamsContext, input: Input): Pro
   const page = shards.slice(0, limit);
   return {
     StreamDescription: {
-      StreamName: state.name,
-      StreamARN: state.arn,
-      StreamStatus: statusOf(state, ctx.now()),
-      StreamModeDetails: streamModeDetails(state),
+      ...describedStream(ctx, state),
       Shards: await Promise.all(page.map((shard) => describeShard(ctx, state, shard))),
       HasMoreShards: shards.length > page.length,
-      RetentionPeriodHours: state.retentionHours,
-      StreamCreationTimestamp: new Timestamp(state.createdAt),
-      EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-      ...encryptionFields(state),
     },
   };
 }
@@ -220,14 +224,7 @@ export async function describeStreamSummary(ctx: DataStreamsContext, input: Inpu
   const state = await findStream(ctx, input);
   return {
     StreamDescriptionSummary: {
-      StreamName: state.name,
-      StreamARN: state.arn,
-      StreamStatus: statusOf(state, ctx.now()),
-      StreamModeDetails: streamModeDetails(state),
-      RetentionPeriodHours: state.retentionHours,
-      StreamCreationTimestamp: new Timestamp(state.createdAt),
-      EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-      ...encryptionFields(state),
+      ...describedStream(ctx, state),
       OpenShardCount: openShards(state).length,
       ConsumerCount: state.consumers.length,
       MaxRecordSizeInKiB: state.maxRecordSizeKiB,
