@@ -22,9 +22,9 @@
 // holds back every later record, of all streams, until it can be stored.
 
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { DEFAULT_PEEK_BYTES, DEFAULT_PEEK_RECORDS, type BufferedRecord } from './buffer/index.js';
-import { silentLogger, type Logger } from '../lib/log.js';
-import { DrainLoop, emptyStats, type DrainOptions, producerIdOf, removeAcknowledged, type RoundOutcome, type UploaderStats } from './uploader.js';
+import type { BufferedRecord } from './buffer/index.js';
+import type { Logger } from '../lib/log.js';
+import { DrainLoop, drainSettings, emptyStats, type DrainOptions, producerIdOf, removeAcknowledged, type RoundOutcome, type UploaderStats } from './uploader.js';
 
 /** Options of {@link MqttUploader}: the shared drain options, with `url` the broker (mqtt:// or mqtts://). */
 export interface MqttUploaderOptions extends DrainOptions {
@@ -34,7 +34,6 @@ export interface MqttUploaderOptions extends DrainOptions {
 
 /** The first level of every topic the agent publishes to. */
 export const TOPIC_ROOT = 'rivulet';
-const MAX_BATCH_RECORDS = 500;
 const STOP_DISCONNECT_MS = 1000;
 
 /** The topic a buffered record is published to. */
@@ -66,8 +65,7 @@ export class MqttUploader {
   #lastDisconnect: string | undefined;
 
   constructor(options: MqttUploaderOptions) {
-    const batchRecords = options.batchRecords ?? DEFAULT_PEEK_RECORDS;
-    if (!Number.isSafeInteger(batchRecords) || batchRecords < 1 || batchRecords > MAX_BATCH_RECORDS) throw new RangeError(`batchRecords must be an integer from 1 to ${MAX_BATCH_RECORDS}`);
+    const settings = drainSettings(options);
     const protocol = new URL(options.url).protocol;
     if (protocol !== 'mqtt:' && protocol !== 'mqtts:') throw new TypeError('url must be an mqtt: or mqtts: URL');
     const deviceProblem = topicLevelProblem(options.deviceId);
@@ -78,25 +76,11 @@ export class MqttUploader {
       deviceId: options.deviceId,
       credentials: options.credentials,
       clientOptions: options.clientOptions,
-      batchRecords,
-      batchBytes: options.batchBytes ?? DEFAULT_PEEK_BYTES,
-      intervalMs: options.intervalMs ?? 1000,
-      baseBackoffMs: options.baseBackoffMs ?? 100,
-      maxBackoffMs: options.maxBackoffMs ?? 30_000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      ...settings,
     };
-    this.#log = options.log ?? silentLogger;
+    this.#log = settings.log;
     this.#producerId = producerIdOf(options.deviceId, options.buffer);
-    this.#loop = new DrainLoop({
-      round: () => this.#round(),
-      batchRecords,
-      intervalMs: this.#options.intervalMs,
-      baseBackoffMs: this.#options.baseBackoffMs,
-      maxBackoffMs: this.#options.maxBackoffMs,
-      random: options.random ?? Math.random,
-      onError: (error, attempts) => this.#noteError(error, attempts),
-      log: this.#log,
-    });
+    this.#loop = new DrainLoop({ ...settings, round: () => this.#round(), onError: (error, attempts) => this.#noteError(error, attempts) });
   }
 
   /** The producer id the server derives from the topics: deviceId/buffer epoch. */

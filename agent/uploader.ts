@@ -79,6 +79,35 @@ export interface DrainOptions {
   random?: () => number;
 }
 
+/** The pacing and batch settings both uploaders use: DrainOptions with defaults applied and limits checked. */
+export interface DrainSettings {
+  batchRecords: number;
+  batchBytes: number;
+  intervalMs: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  requestTimeoutMs: number;
+  random: () => number;
+  log: Logger;
+}
+
+export function drainSettings(options: DrainOptions): DrainSettings {
+  const batchRecords = options.batchRecords ?? DEFAULT_PEEK_RECORDS;
+  const batchBytes = options.batchBytes ?? DEFAULT_PEEK_BYTES;
+  if (!Number.isSafeInteger(batchRecords) || batchRecords < 1 || batchRecords > MAX_BATCH_RECORDS) throw new RangeError(`batchRecords must be an integer from 1 to ${MAX_BATCH_RECORDS}`);
+  if (!(batchBytes > 0 && batchBytes <= MAX_BATCH_BYTES)) throw new RangeError(`batchBytes must be a positive number up to ${MAX_BATCH_BYTES}`);
+  return {
+    batchRecords,
+    batchBytes,
+    intervalMs: options.intervalMs ?? 1000,
+    baseBackoffMs: options.baseBackoffMs ?? 100,
+    maxBackoffMs: options.maxBackoffMs ?? 30_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    random: options.random ?? Math.random,
+    log: options.log ?? silentLogger,
+  };
+}
+
 export interface UploaderOptions extends DrainOptions {
   /** The region in the signature's scope; us-east-1 unless given. */
   region?: string;
@@ -146,7 +175,6 @@ const STOP_GRACE_MS = 5000;
 export class Uploader implements RecordUploader {
   readonly #options: Required<Omit<UploaderOptions, 'credentials' | 'log' | 'random'>> & Pick<UploaderOptions, 'credentials'>;
   readonly #log: Logger;
-  readonly #random: () => number;
   readonly #endpoint: URL;
   readonly #agent: http.Agent;
   readonly #producerId: string;
@@ -159,10 +187,7 @@ export class Uploader implements RecordUploader {
   readonly #loop: DrainLoop;
 
   constructor(options: UploaderOptions) {
-    const batchRecords = options.batchRecords ?? DEFAULT_PEEK_RECORDS;
-    const batchBytes = options.batchBytes ?? DEFAULT_PEEK_BYTES;
-    if (!Number.isSafeInteger(batchRecords) || batchRecords < 1 || batchRecords > MAX_BATCH_RECORDS) throw new RangeError(`batchRecords must be an integer from 1 to ${MAX_BATCH_RECORDS}`);
-    if (!(batchBytes > 0 && batchBytes <= MAX_BATCH_BYTES)) throw new RangeError(`batchBytes must be a positive number up to ${MAX_BATCH_BYTES}`);
+    const settings = drainSettings(options);
     this.#endpoint = new URL(options.url);
     if (this.#endpoint.protocol !== 'http:' && this.#endpoint.protocol !== 'https:') throw new TypeError('url must be an http: or https: URL');
     this.#options = {
@@ -171,28 +196,13 @@ export class Uploader implements RecordUploader {
       deviceId: options.deviceId,
       credentials: options.credentials,
       region: options.region ?? 'us-east-1',
-      batchRecords,
-      batchBytes,
-      intervalMs: options.intervalMs ?? 1000,
-      baseBackoffMs: options.baseBackoffMs ?? 100,
-      maxBackoffMs: options.maxBackoffMs ?? 30_000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      ...settings,
     };
-    this.#log = options.log ?? silentLogger;
-    this.#random = options.random ?? Math.random;
+    this.#log = settings.log;
     const agentOptions = { keepAlive: true, maxSockets: 8, keepAliveMsecs: 10_000 };
     this.#agent = this.#endpoint.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.#producerId = producerIdOf(options.deviceId, options.buffer);
-    this.#loop = new DrainLoop({
-      round: () => this.#round(),
-      batchRecords,
-      intervalMs: this.#options.intervalMs,
-      baseBackoffMs: this.#options.baseBackoffMs,
-      maxBackoffMs: this.#options.maxBackoffMs,
-      random: this.#random,
-      onError: (error, attempts) => this.#noteError(error, attempts),
-      log: this.#log,
-    });
+    this.#loop = new DrainLoop({ ...settings, round: () => this.#round(), onError: (error, attempts) => this.#noteError(error, attempts) });
   }
 
   /** The ProducerId sent with every request: deviceId/buffer epoch. */
@@ -418,17 +428,11 @@ export async function removeAcknowledged(buffer: UploadSource, stats: UploaderSt
 }
 
 /** Options of {@link DrainLoop}. */
-export interface DrainLoopOptions {
+export interface DrainLoopOptions extends Pick<DrainSettings, 'batchRecords' | 'intervalMs' | 'baseBackoffMs' | 'maxBackoffMs' | 'random' | 'log'> {
   /** One round of draining; an exception counts as a failed round. */
   round: () => Promise<RoundOutcome>;
-  batchRecords: number;
-  intervalMs: number;
-  baseBackoffMs: number;
-  maxBackoffMs: number;
-  random: () => number;
   /** A round threw; `attempts` counts failed rounds in a row, this one included. */
   onError: (error: unknown, attempts: number) => void;
-  log: Logger;
 }
 
 /**
