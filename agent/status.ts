@@ -5,14 +5,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReaderCounters } from '../hardware/serial/byte-transport.js';
+import type { BufferSourceStats } from './buffer/index.js';
 import type { UploaderStats } from './uploader.js';
 
-/** One source in the status. */
-export interface SourceStatus {
-  name: string;
+/** One source in the status: its reader's side, and its backlog and counters from the buffer. */
+export interface SourceStatus
+  extends Pick<BufferSourceStats, 'name' | 'stream' | 'backlogRecords' | 'backlogBytes' | 'oldestAgeMs' | 'accepted' | 'rejected' | 'dropped' | 'expired'> {
   type: string;
   port: string;
-  stream: string;
   /** The transport's last state: open, closed or error. */
   transport: string;
   /** Readings delivered by the reader. */
@@ -23,13 +23,6 @@ export interface SourceStatus {
   appendErrors: number;
   lastReadingAt: number | null;
   reader: ReaderCounters & Record<string, unknown>;
-  backlogRecords: number;
-  backlogBytes: number;
-  oldestAgeMs: number | null;
-  accepted: number;
-  rejected: number;
-  dropped: number;
-  expired: number;
   uploaded: number;
   /** Per second over the last minute; filled in by the status server. */
   rates?: { readingsPerS: number; uploadedPerS: number };
