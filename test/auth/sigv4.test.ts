@@ -367,20 +367,29 @@ function client(port: number, secretAccessKey: string, http1: boolean) {
   });
 }
 
-test('verifies what @aws-sdk/client-kinesis sends over HTTP/1.1', async (t) => {
-  const verdicts: Verdict[] = [];
-  const server = http.createServer((req, res) => {
+/** A request handler (HTTP/1.1 or HTTP/2 compatibility API) that verifies and records each request. */
+function verifying(verdicts: Verdict[]) {
+  return (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () =>
       respond(
         { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks) },
-        (status, body) => res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(body),
+        (status, body) => {
+          res.statusCode = status;
+          res.setHeader('content-type', 'application/x-amz-json-1.1');
+          res.end(body);
+        },
         verdicts,
         secretFor,
       ),
     );
-  });
+  };
+}
+
+test('verifies what @aws-sdk/client-kinesis sends over HTTP/1.1', async (t) => {
+  const verdicts: Verdict[] = [];
+  const server = http.createServer(verifying(verdicts));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {
@@ -399,18 +408,7 @@ test('verifies what @aws-sdk/client-kinesis sends over HTTP/1.1', async (t) => {
 
 test('verifies what @aws-sdk/client-kinesis sends over HTTP/2 (its default handler)', async (t) => {
   const verdicts: Verdict[] = [];
-  const server = http2.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () =>
-      respond(
-        { method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks) },
-        (status, body) => res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(body),
-        verdicts,
-        secretFor,
-      ),
-    );
-  });
+  const server = http2.createServer(verifying(verdicts));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {
