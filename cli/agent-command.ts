@@ -3,8 +3,8 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import http from 'node:http';
-import { Agent } from '../agent/agent.js';
-import { BufferLockedError } from '../agent/buffer/index.js';
+import type { Agent } from '../agent/agent.js';
+import { BufferLockedError } from '../agent/buffer/errors.js';
 import { AgentConfigError, DEFAULTS, loadAgentConfig } from '../agent/config.js';
 import type { AgentStatus } from '../agent/status.js';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
@@ -25,6 +25,11 @@ function statusUrl(value: string): string {
   throw new InvalidArgumentError('must be an http:// URL, e.g. http://127.0.0.1:4500.');
 }
 
+/** `rivulet` or `rivulet-agent`: the name errors are reported under. */
+function programName(command: Command): string {
+  return command.parent ? programName(command.parent) : command.name();
+}
+
 interface AgentCommandOptions {
   config?: string;
   logLevel?: LogLevel;
@@ -37,33 +42,35 @@ export function agentCommand(): Command {
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error (overrides the config)').argParser(logLevel))
     .action(async (options: AgentCommandOptions) => {
       if (!options.config) command.error('error: --config <file> is required (or use `rivulet agent status`)', { exitCode: 2 });
-      await runAgent(options.config!, options.logLevel);
+      await runAgent(options.config!, options.logLevel, programName(command));
     });
   command.addCommand(
     new Command('status')
       .description("print a running agent's backlog, uploads and errors from its status endpoint")
       .addOption(new Option('--url <url>', 'the agent status endpoint').default(`http://${DEFAULTS.statusHost}:${DEFAULTS.statusPort}`).argParser(statusUrl))
       .addOption(new Option('--json', 'print the status document as JSON'))
-      .action(async (options: { url: string; json?: boolean }) => {
-        let status: AgentStatus;
+      .action(async (options: { url: string; json?: boolean }, status: Command) => {
+        let shown: AgentStatus;
         try {
-          status = JSON.parse(await get(`${options.url}/status`)) as AgentStatus;
+          shown = JSON.parse(await get(`${options.url}/status`)) as AgentStatus;
         } catch (error) {
-          process.stderr.write(`rivulet: no agent status at ${options.url}: ${(error as Error).message}\n`);
+          process.stderr.write(`${programName(status)}: no agent status at ${options.url}: ${(error as Error).message}\n`);
           process.exit(3);
         }
-        process.stdout.write(options.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, Date.now()));
+        process.stdout.write(options.json ? JSON.stringify(shown, null, 2) + '\n' : formatStatus(shown, Date.now()));
       }),
   );
   return command;
 }
 
-async function runAgent(configFile: string, level: LogLevel | undefined): Promise<void> {
+async function runAgent(configFile: string, level: LogLevel | undefined, name: string): Promise<void> {
   let agent: Agent;
   let log: Logger;
   try {
     const config = await loadAgentConfig(configFile);
     log = new Logger(level ?? config.logLevel, { component: 'agent', deviceId: config.deviceId });
+    // Loaded here, not at the top: the rest of the CLI (and `rivulet agent status`) need not carry it.
+    const { Agent } = await import('../agent/agent.js');
     agent = new Agent({ config, log });
     stopOnSignals(() => agent.stop(), log);
     await agent.start();
@@ -71,7 +78,7 @@ async function runAgent(configFile: string, level: LogLevel | undefined): Promis
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof AgentConfigError || error instanceof BufferLockedError || code === 'EADDRINUSE' || code === 'EACCES') {
-      process.stderr.write(`rivulet: ${(error as Error).message}\n`);
+      process.stderr.write(`${name}: ${(error as Error).message}\n`);
       process.exit(2);
     }
     throw error;

@@ -7,12 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
-import { DsmrSimulator } from '../hardware/dsmr/simulator.js';
 import type { FaultOptions, SimulatorLinkOptions } from '../hardware/faults.js';
-import { Iec62056Simulator } from '../hardware/iec62056/simulator.js';
-import { LineSimulator } from '../hardware/line/simulator.js';
-import { ModbusSimulator } from '../hardware/modbus/simulator.js';
-import { NmeaSimulator } from '../hardware/nmea/simulator.js';
 import { openPtyPair, replugPtyPair, type PtyPair } from '../hardware/serial/pty.js';
 import { stopOnSignals } from './signals.js';
 
@@ -90,18 +85,29 @@ interface Simulator {
   stop(): Promise<void>;
 }
 
-function createSimulator(kind: Device, options: SimCommandOptions, link: SimulatorLinkOptions): Simulator {
+// Each simulator is loaded only when asked for, so one `rivulet sim` process carries one device.
+async function createSimulator(kind: Device, options: SimCommandOptions, link: SimulatorLinkOptions): Promise<Simulator> {
   switch (kind) {
-    case 'gps':
+    case 'gps': {
+      const { NmeaSimulator } = await import('../hardware/nmea/simulator.js');
       return new NmeaSimulator({ ...link, rateHz: options.rate ?? 1, ...(options.speed === undefined ? {} : { speedKmh: options.speed }) });
-    case 'dsmr':
+    }
+    case 'dsmr': {
+      const { DsmrSimulator } = await import('../hardware/dsmr/simulator.js');
       return new DsmrSimulator({ ...link, version: options.dsmrVersion, ...(options.rate === undefined ? {} : { intervalMs: 1000 / options.rate }) });
-    case 'modbus':
+    }
+    case 'modbus': {
+      const { ModbusSimulator } = await import('../hardware/modbus/simulator.js');
       return new ModbusSimulator({ ...link, meter: options.meter, address: options.address ?? 1 });
-    case 'iec62056':
+    }
+    case 'iec62056': {
+      const { Iec62056Simulator } = await import('../hardware/iec62056/simulator.js');
       return new Iec62056Simulator(link);
-    case 'line':
+    }
+    case 'line': {
+      const { LineSimulator } = await import('../hardware/line/simulator.js');
       return new LineSimulator({ ...link, rateHz: options.rate ?? 1, format: options.format === 'kv' ? 'keyValue' : options.format });
+    }
   }
 }
 
@@ -135,7 +141,7 @@ export function simCommand(): Command {
       if (devicePath === simulatorPath) fail('--pty and --sim-pty must differ.');
 
       let pair: PtyPair = await openPtyPair({ devicePath, simulatorPath });
-      const simulator = createSimulator(kind, options, {
+      const simulator = await createSimulator(kind, options, {
         path: simulatorPath,
         faults,
         log,

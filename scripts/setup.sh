@@ -126,5 +126,7 @@ if ((need_build)); then
     say "build failed"
     exit 1
   fi
+  # Executable as npm would make them on install: rivulet-agent's V8 flags live in its #! line.
+  chmod +x $(node -p "Object.values(require('./package.json').bin).join(' ')")
   mv -f "$new_stamp" "$build_stamp"
 fi

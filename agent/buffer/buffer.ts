@@ -26,8 +26,8 @@
 //
 // Disk use: the file holds the backlog (~1.25 × its payload + key bytes for 100-byte readings:
 // row headers, keys, timestamps), the dead rows of partly consumed slots (at most about 2/SLOTS
-// of the backlog plus MIN_SEGMENT_BYTES per source), a few pages per table (SLOTS × 4 KiB per
-// source), and the WAL (about 4 MiB between automatic checkpoints). Freed pages are reused, the
+// of the backlog plus MIN_SEGMENT_BYTES per source), a few pages per table (SLOTS × 2 KiB per
+// source), and the WAL (about 2 MiB between automatic checkpoints: 1000 pages). Freed pages are reused, the
 // file does not shrink: size the data partition for its high-water mark.
 //
 // Every change happens in write turns on the one connection: all the work that arrived while the
@@ -53,6 +53,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Database, type PreparedStatement } from '../../lib/sqlite.js';
+import { BufferClosedError, BufferLockedError, UnknownSourceError } from './errors.js';
 
 export type OnFull = 'reject-new' | 'drop-oldest';
 export type SynchronousMode = 'FULL' | 'NORMAL';
@@ -77,6 +78,16 @@ const SOURCES_PER_PEEK_STATEMENT = Math.floor(480 / SLOTS);
 const RECORDS_PER_TURN = 20_000;
 // Evictions read a victim source's oldest record sizes in pages of this many rows.
 const VICTIM_PAGE = 512;
+// Pages of a new buffer file (an existing file keeps its own). Every commit rewrites the last,
+// partly filled leaf page and the interior pages of each table it appended to, and a checkpoint
+// writes every page again: at a live agent's pace (a few KiB per source per commit) that fixed
+// cost per commit is most of the writes, so smaller pages than SQLite's 4 KiB cut disk writes
+// (measured with bench/agent: 3.3 → 2.6 bytes per payload byte) at ~5% of burst ingest speed.
+const PAGE_SIZE = 2048;
+// SQLite's page cache, in KiB (its default is 2000). Appends touch the tail of each table and
+// peeks its head; both stay cached, and a miss is a read from the OS page cache. Small, because
+// on a device RSS is what counts.
+const CACHE_KIB = 512;
 // After a checkpoint the WAL file is cut back to this size (WAL files are reused, not deleted).
 const WAL_SIZE_LIMIT = 8 * 1024 * 1024;
 // The peek map (sequence → source, so remove() knows each record's tables) is cleared past this
@@ -199,33 +210,6 @@ export interface BufferStats {
   maxBytes: number;
   /** Size of the database file plus its WAL. */
   fileBytes: number;
-}
-
-/** Appending to a source the buffer was not opened with. */
-export class UnknownSourceError extends Error {
-  override readonly name = 'UnknownSourceError';
-  constructor(readonly source: string) {
-    super(`no source named ${JSON.stringify(source)} is configured in this buffer`);
-  }
-}
-
-/** Another process (or another RecordBuffer) holds the database. */
-export class BufferLockedError extends Error {
-  override readonly name = 'BufferLockedError';
-  constructor(
-    readonly path: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`the buffer ${path} is in use by another process`, options);
-  }
-}
-
-/** Using a closed buffer. */
-export class BufferClosedError extends Error {
-  override readonly name = 'BufferClosedError';
-  constructor() {
-    super('the buffer is closed');
-  }
 }
 
 interface Counters {
@@ -428,12 +412,12 @@ export class RecordBuffer {
 
   private static async load(db: Database, config: ValidOptions): Promise<RecordBuffer> {
     // EXCLUSIVE before the first access: the lock is taken at once and kept, and WAL needs no
-    // shared-memory file. Debian builds SQLite with secure_delete on, which would zero (and so
+    // shared-memory file; page_size only takes effect on a new file. Debian builds SQLite with secure_delete on, which would zero (and so
     // write) every page a truncated slot frees.
-    await db.exec('PRAGMA busy_timeout=0; PRAGMA locking_mode=EXCLUSIVE;');
+    await db.exec(`PRAGMA busy_timeout=0; PRAGMA locking_mode=EXCLUSIVE; PRAGMA page_size=${PAGE_SIZE};`);
     const mode = await db.get<{ journal_mode: string }>('PRAGMA journal_mode=WAL');
     if (mode?.journal_mode !== 'wal') throw new Error(`${config.path}: could not switch to WAL mode (got ${mode?.journal_mode})`);
-    await db.exec(`PRAGMA synchronous=${config.synchronous}; PRAGMA secure_delete=FAST; PRAGMA journal_size_limit=${WAL_SIZE_LIMIT}; PRAGMA temp_store=MEMORY;`);
+    await db.exec(`PRAGMA synchronous=${config.synchronous}; PRAGMA secure_delete=FAST; PRAGMA journal_size_limit=${WAL_SIZE_LIMIT}; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-${CACHE_KIB};`);
 
     await db.exec('BEGIN IMMEDIATE');
     const kept: { row: SourceRow; options: ValidSource | null; slots: Slot[] }[] = [];

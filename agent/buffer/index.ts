@@ -1,14 +1,12 @@
 // The agent's store-and-forward buffer: durable, bounded by bytes and age, drained by priority.
 
+export { BufferClosedError, BufferLockedError, UnknownSourceError } from './errors.js';
 export {
-  BufferClosedError,
-  BufferLockedError,
   DEFAULT_PEEK_BYTES,
   DEFAULT_PEEK_RECORDS,
   MAX_PARTITION_KEY_CHARS,
   MAX_RECORD_BYTES,
   RecordBuffer,
-  UnknownSourceError,
   type AppendResult,
   type BufferedRecord,
   type BufferInput,

@@ -3,7 +3,7 @@
 //   2. drain records/s: a buffer filled with readings, emptied by the real uploader into a real
 //      `rivulet server` process, and the stream read back to prove every record arrived exactly
 //      once and in order per key;
-//   3. the real `rivulet agent` process with 4 serial sources (GPS, DSMR, Modbus, line sensor)
+//   3. the real agent process as a device runs it (`rivulet-agent`, V8 flags in its #! line) with 4 serial sources (GPS, DSMR, Modbus, line sensor)
 //      simulated by `rivulet sim … --pty` processes on real pseudo-terminals, feeding the server:
 //      its RSS (/proc/<pid>/status) and its disk writes per payload byte (/proc/<pid>/io);
 //   4. a summary, target against measured.
@@ -48,6 +48,8 @@ const DEVICE_ID = 'bench-rig';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const rivulet = `${root}dist/cli/rivulet.js`;
+// The agent as a device runs it: the bin whose #! line carries its V8 flags.
+const rivuletAgent = `${root}dist/cli/rivulet-agent.js`;
 
 const rate = (value: number) => Math.round(value).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -258,7 +260,7 @@ async function measureAgent(server: BenchServer, dir: string, children: BenchPro
       })),
     }),
   );
-  const agent = await startBenchProcess('agent', [rivulet, 'agent', '--config', configFile], { ready: /^Rivulet agent .* running/m });
+  const agent = await startBenchProcess('agent', ['--config', configFile], { ready: /^Rivulet agent .* running/m, executable: rivuletAgent });
   children.push(agent);
   const statusUrl = `http://127.0.0.1:${statusPort}`;
 
@@ -363,7 +365,7 @@ async function main(): Promise<void> {
 
     // 3. The agent process with 4 serial sources.
     console.log(
-      `3. agent process: \`rivulet agent --config\` with 4 sources on socat ptys fed by \`rivulet sim\` processes — gps ${Math.min(SIM_RATE, 50)} epochs/s, ` +
+      `3. agent process: \`rivulet-agent --config\` (lite mode, 1 MiB semi-spaces) with 4 sources on socat ptys fed by \`rivulet sim\` processes — gps ${Math.min(SIM_RATE, 50)} epochs/s, ` +
         `dsmr ${SIM_RATE} telegrams/s, line ${SIM_RATE} lines/s, modbus sdm630 polled every ${Math.max(100, Math.round(1000 / SIM_RATE))} ms —\n` +
         `   uploading to the same server, ${SECONDS} s after every source delivered its first reading. RSS: /proc/<pid>/status VmRSS every 250 ms\n` +
         '   (steady = median of the second half), VmHWM = lifetime peak. Disk: /proc/<pid>/io write_bytes over the window ÷ payload bytes buffered\n' +

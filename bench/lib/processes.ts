@@ -78,11 +78,12 @@ export interface BenchProcess {
 }
 
 /**
- * Spawns `node args…` in its own process group and resolves once its stdout matches `ready`.
- * The group is SIGKILLed when the benchmark exits, whatever the reason.
+ * Spawns `node args…` (or `executable args…`: a script run as its #! line says) in its own process
+ * group and resolves once its stdout matches `ready`. The group is SIGKILLed when the benchmark
+ * exits, whatever the reason.
  */
-export async function startBenchProcess(name: string, args: string[], options: { ready: RegExp; timeoutMs?: number }): Promise<BenchProcess> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+export async function startBenchProcess(name: string, args: string[], options: { ready: RegExp; timeoutMs?: number; executable?: string }): Promise<BenchProcess> {
+  const child = spawn(options.executable ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${name}: could not be started`);
   let tail = '';

@@ -1,9 +1,10 @@
-// `rivulet agent` as a real process: the DSMR simulator on a real pty feeding the agent into a
-// server, read back with GetRecords; `rivulet agent status`; and kill -9 of the agent in the
-// middle of draining a backlog → restart → nothing lost, nothing duplicated in the stream.
+// The agent as a real process, started as a device starts it (`rivulet-agent`, the bin whose #!
+// line carries its V8 flags): the DSMR simulator on a real pty feeding the agent into a server,
+// read back with GetRecords; `rivulet agent status`; and kill -9 of the agent in the middle of
+// draining a backlog → restart → nothing lost, nothing duplicated in the stream.
 
 import test, { type ExecutionContext } from 'ava';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecordBuffer } from '../../agent/buffer/index.js';
 import type { AgentStatus } from '../../agent/status.js';
@@ -19,9 +20,9 @@ async function server(t: ExecutionContext, dataDir: string): Promise<RunningServ
   return running;
 }
 
-/** Starts `rivulet agent --config FILE`; resolves with its status URL once it printed the ready line. */
+/** Starts `rivulet-agent --config FILE`; resolves with its status URL once it printed the ready line. */
 async function startAgent(t: ExecutionContext, configFile: string) {
-  const agent = spawnCli(['agent', '--config', configFile]);
+  const agent = spawnCli(['--config', configFile], { bin: 'rivulet-agent' });
   t.teardown(() => {
     agent.child.kill('SIGKILL');
   });
@@ -40,7 +41,7 @@ async function status(url: string): Promise<AgentStatus> {
   return (await response.json()) as AgentStatus;
 }
 
-test('DSMR simulator on a pty → rivulet agent → server: readings readable with GetRecords; status; SIGTERM stops cleanly', async (t) => {
+test('DSMR simulator on a pty → rivulet-agent → server: readings readable with GetRecords; status; SIGTERM stops cleanly', async (t) => {
   const dir = await tempDir(t);
   const running = await server(t, join(dir, 'server'));
   const kinesis = client(t, running.url);
@@ -56,6 +57,8 @@ test('DSMR simulator on a pty → rivulet agent → server: readings readable wi
   const configFile = join(dir, 'agent.json');
   await writeFile(configFile, JSON.stringify({ deviceId: 'rig-1', server: { url: running.url }, dataDir: join(dir, 'agent'), status: { port: 0 }, sources: [{ type: 'dsmr', port: pty, stream: 'meters' }] }));
   const agent = await startAgent(t, configFile);
+  // The #! line's flags reached node: this is the small-footprint runtime the benchmark measures.
+  t.regex(await readFile(`/proc/${agent.child.pid}/cmdline`, 'utf8'), /\0--lite-mode\0.*--max-semi-space-size=1\0/s);
 
   let records: Awaited<ReturnType<typeof readStream<Record<string, any>>>> = [];
   await waitFor(async () => (records = await readStream<Record<string, any>>(kinesis, 'meters')).length >= 20, 20_000, '20 records in the stream');
@@ -141,4 +144,11 @@ test('a bad config: one clear line naming the field, exit code 2', async (t) => 
   const noAgent = await runCli(['agent', 'status', '--url', 'http://127.0.0.1:1']);
   t.is(noAgent.code, 3);
   t.regex(noAgent.stderr, /^rivulet: no agent status at http:\/\/127\.0\.0\.1:1/);
+  // The device's entry point takes the same command line and reports under its own name.
+  const device = await runCli(['--config', configFile], 15_000, 'rivulet-agent');
+  t.is(device.code, 2);
+  t.is(device.stderr, `rivulet-agent: agent config ${configFile}: sources[0].port must be a string\n`);
+  const deviceStatus = await runCli(['status', '--url', 'http://127.0.0.1:1'], 15_000, 'rivulet-agent');
+  t.is(deviceStatus.code, 3);
+  t.regex(deviceStatus.stderr, /^rivulet-agent: no agent status at http:\/\/127\.0\.0\.1:1/);
 });

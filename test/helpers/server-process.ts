@@ -15,6 +15,8 @@ export const REPO_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))
 // RIVULET_TEST_CLI points the tests at another build, e.g. a deliberately broken copy of dist/
 // to check that a test notices.
 export const CLI_PATH = process.env['RIVULET_TEST_CLI'] ?? join(REPO_ROOT, 'dist', 'cli', 'rivulet.js');
+/** The device's entry point, run as its #! line says (with its V8 flags), as a device runs it. */
+export const AGENT_BIN_PATH = join(dirname(CLI_PATH), 'rivulet-agent.js');
 
 const LISTENING = /^Rivulet listening on (\S+)\s*$/m;
 
@@ -55,16 +57,23 @@ process.once('exit', () => {
   for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function assertBuilt(): void {
-  if (!existsSync(CLI_PATH)) {
-    throw new Error(`${CLI_PATH} does not exist: run \`bash scripts/setup.sh\` (it compiles the sources to dist/) before the tests.`);
+function assertBuilt(path: string): void {
+  if (!existsSync(path)) {
+    throw new Error(`${path} does not exist: run \`bash scripts/setup.sh\` (it compiles the sources to dist/) before the tests.`);
   }
 }
 
-/** Spawns `node dist/cli/rivulet.js ...args` with piped output, tracked for clean-up. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<Exit> } {
-  assertBuilt();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `node dist/cli/rivulet.js ...args` (or, with `bin: 'rivulet-agent'`, the executable
+ * dist/cli/rivulet-agent.js) with piped output, tracked for clean-up.
+ */
+export function spawnCli(
+  args: string[],
+  { env = process.env, bin = 'rivulet' }: { env?: NodeJS.ProcessEnv; bin?: 'rivulet' | 'rivulet-agent' } = {},
+): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<Exit> } {
+  const path = bin === 'rivulet' ? CLI_PATH : AGENT_BIN_PATH;
+  assertBuilt(path);
+  const child = bin === 'rivulet' ? spawn(process.execPath, [path, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(path, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   let err = '';
@@ -82,8 +91,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** Runs the CLI to completion (SIGKILL after `timeoutMs`) and returns its exit and output. */
-export async function runCli(args: string[], timeoutMs = 15_000): Promise<Exit & { stdout: string; stderr: string; timedOut: boolean }> {
-  const run = spawnCli(args);
+export async function runCli(args: string[], timeoutMs = 15_000, bin: 'rivulet' | 'rivulet-agent' = 'rivulet'): Promise<Exit & { stdout: string; stderr: string; timedOut: boolean }> {
+  const run = spawnCli(args, { bin });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
