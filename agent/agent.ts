@@ -1,5 +1,6 @@
 // The agent: one reader per configured source → JSON records → the store-and-forward buffer →
-// the uploader → Data Streams, plus the local status endpoint. start() / stop().
+// the uploader → Data Streams, plus the local status endpoint. start() / stop(). Cameras, when
+// configured, run beside them (agent/video/: capture → fragment spool → PutMedia → Video Streams).
 //
 // Readers are supervised by their transports (a lost port is reopened with backoff, forever), so a
 // source that is unplugged at start or later simply produces nothing until it is back; the agent
@@ -23,6 +24,7 @@ import { RecordBuffer, type BufferInput } from './buffer/index.js';
 import type { AgentConfig, SourceConfig } from './config.js';
 import { StatusServer, type AgentStatus, type SourceStatus } from './status.js';
 import { Uploader, type RecordUploader } from './uploader.js';
+import type { Cameras } from './video/cameras.js';
 
 /** The record the agent stores for each reading (JSON). */
 export interface AgentRecord {
@@ -87,6 +89,7 @@ export class Agent {
   #buffer: RecordBuffer | undefined;
   #uploader: RecordUploader | undefined;
   #status: StatusServer | undefined;
+  #cameras: Cameras | undefined;
   #gps: GpsFix | undefined;
   #startedAt = 0;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -122,41 +125,51 @@ export class Agent {
     this.#state = 'running';
     this.#startedAt = Date.now();
     const config = this.#config;
-    this.#buffer = await RecordBuffer.open({
-      path: join(config.dataDir, BUFFER_FILE),
-      maxBytes: config.buffer.maxBytes,
-      maxAgeMs: config.buffer.maxAgeMs,
-      synchronous: config.buffer.synchronous,
-      sources: config.sources.map((source) => ({ name: source.name, stream: source.stream, priority: source.priority, onFull: source.onFull })),
-    });
+    // An agent with cameras only has no records to buffer or upload.
+    if (config.sources.length > 0) {
+      this.#buffer = await RecordBuffer.open({
+        path: join(config.dataDir, BUFFER_FILE),
+        maxBytes: config.buffer.maxBytes,
+        maxAgeMs: config.buffer.maxAgeMs,
+        synchronous: config.buffer.synchronous,
+        sources: config.sources.map((source) => ({ name: source.name, stream: source.stream, priority: source.priority, onFull: source.onFull })),
+      });
+    }
     try {
-      const common = {
-        buffer: this.#buffer,
-        deviceId: config.deviceId,
-        ...(config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {}),
-        batchRecords: config.upload.batchRecords,
-        intervalMs: config.upload.intervalMs,
-        maxBackoffMs: config.upload.maxBackoffMs,
-        log: this.#log.child({ component: 'uploader' }),
-      };
-      // The MQTT client library is loaded only by agents that use it: it costs ~18 MiB of RSS.
-      this.#uploader =
-        config.server.transport === 'mqtt'
-          ? new (await import('./mqtt-uploader.js')).MqttUploader({ ...common, url: config.server.mqttUrl! })
-          : new Uploader({ ...common, url: config.server.url, region: config.server.region });
+      if (this.#buffer) {
+        const common = {
+          buffer: this.#buffer,
+          deviceId: config.deviceId,
+          ...(config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {}),
+          batchRecords: config.upload.batchRecords,
+          intervalMs: config.upload.intervalMs,
+          maxBackoffMs: config.upload.maxBackoffMs,
+          log: this.#log.child({ component: 'uploader' }),
+        };
+        // The MQTT client library is loaded only by agents that use it: it costs ~18 MiB of RSS.
+        this.#uploader =
+          config.server.transport === 'mqtt'
+            ? new (await import('./mqtt-uploader.js')).MqttUploader({ ...common, url: config.server.mqttUrl! })
+            : new Uploader({ ...common, url: config.server.url, region: config.server.region });
+      }
       this.#status = new StatusServer({ host: config.status.host, port: config.status.port, status: () => this.status() });
       await this.#status.start();
-      this.#uploader.start();
+      this.#uploader?.start();
       for (const source of config.sources) {
         // stop() (a signal during start-up) wins: start no more readers.
         if (this.#state !== 'running') break;
         await this.#startSource(source);
       }
+      // The video side (GStreamer, the spool, PutMedia) is loaded only by agents with cameras.
+      if (config.cameras.length > 0 && this.#state === 'running') {
+        const { Cameras } = await import('./video/cameras.js');
+        this.#cameras = await Cameras.start(config, this.#log.child({ component: 'video' }), () => this.#gps);
+      }
     } catch (error) {
       await this.stop().catch(() => {});
       throw error;
     }
-    this.#log.info('agent started', { deviceId: config.deviceId, producerId: this.#uploader.producerId, sources: config.sources.map((source) => source.name), status: this.#status.url });
+    this.#log.info('agent started', { deviceId: config.deviceId, producerId: this.#uploader?.producerId ?? null, sources: config.sources.map((source) => source.name), cameras: config.cameras.map((camera) => camera.name), status: this.#status.url });
   }
 
   /** Stops readers, commits every reading they delivered, stops uploading and closes the buffer. */
@@ -164,6 +177,7 @@ export class Agent {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     await Promise.allSettled(this.#sources.map((source) => source.reader.stop()));
+    await this.#cameras?.stop();
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     for (const source of this.#sources) this.#flush(source);
@@ -211,6 +225,7 @@ export class Agent {
       buffer: stats ? { backlogRecords: stats.backlogRecords, backlogBytes: stats.backlogBytes, maxBytes: stats.maxBytes, fileBytes: stats.fileBytes } : null,
       upload: upload ?? null,
       sources,
+      cameras: this.#cameras?.status() ?? [],
     };
   }
 

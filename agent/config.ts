@@ -2,7 +2,8 @@
 // is loaded and a mistake is reported with the file and the field's path
 // (`agent config /etc/rivulet/agent.json: sources[0].port must be a string`). Unknown fields are
 // errors too: a typo ("partitonKey") would otherwise silently fall back to a default. Everything
-// but deviceId, server.url, dataDir and each source's type, port and stream has a default.
+// but deviceId, server.url, dataDir, each source's type, port and stream, and each camera's name,
+// source type and stream has a default. An agent needs at least one source or one camera.
 
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve, dirname } from 'node:path';
@@ -10,6 +11,7 @@ import { checkLineFormat, type LineFormat } from '../hardware/line/parse.js';
 import { validateRegisterMap, type RegisterMapEntry } from '../hardware/modbus/register-map.js';
 import type { SerialSettings } from '../hardware/serial/transport.js';
 import type { OnFull, SynchronousMode } from './buffer/index.js';
+import { ENCODERS, type EncoderChoice } from '../video/gstreamer/pipeline.js';
 
 export const SOURCE_TYPES = ['gps', 'dsmr', 'modbus', 'iec62056', 'line'] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
@@ -40,6 +42,41 @@ export interface SourceConfig {
 
 export type DsmrVersion = '2.2' | '3' | '4' | '5';
 
+export const CAMERA_SOURCE_TYPES = ['v4l2', 'libcamera', 'rtsp', 'test'] as const;
+export type CameraSourceType = (typeof CAMERA_SOURCE_TYPES)[number];
+
+/** A camera as configured, defaults applied. */
+export interface CameraConfig {
+  /** Unique among cameras: names its spool folder and its status row. */
+  name: string;
+  source: {
+    type: CameraSourceType;
+    /** v4l2: the device, /dev/video0 unless given. */
+    device?: string;
+    /** v4l2: what to ask the device for; "auto" picks H.264, then MJPEG, then raw from what it offers. */
+    format?: 'auto' | 'h264' | 'mjpeg' | 'raw';
+    /** rtsp: rtsp://… */
+    url?: string;
+    /** test: a videotestsrc pattern (smpte, ball, …). */
+    pattern?: string;
+    /** libcamera: which camera (its id), the first one unless given. */
+    cameraName?: string;
+  };
+  /** The Kinesis Video stream. */
+  stream: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Fragment length (a fragment is cut at the first keyframe after it), 1 to 10. */
+  fragmentSeconds: number;
+  encoder: 'auto' | EncoderChoice;
+  spool: { maxBytes: number; maxAgeMs: number; onFull: OnFull };
+  /** Sent as Matroska tags after every fragment. */
+  tags: Record<string, string>;
+  /** Attach the latest GPS fix to every fragment's tags. */
+  attachGps: boolean;
+}
+
 /** The whole configuration, defaults applied. */
 export interface AgentConfig {
   /** The file it came from (absolute). */
@@ -61,6 +98,9 @@ export interface AgentConfig {
   buffer: { maxBytes: number; maxAgeMs: number; synchronous: SynchronousMode; commitIntervalMs: number };
   upload: { batchRecords: number; intervalMs: number; maxBackoffMs: number };
   sources: SourceConfig[];
+  cameras: CameraConfig[];
+  /** upload.order: after an outage, live video before the backlog (two sessions) or everything in capture order. */
+  videoUpload: { order: 'live-first' | 'oldest-first' };
   status: { port: number; host: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -85,6 +125,9 @@ export const DEFAULTS = {
   statusHost: '127.0.0.1',
   modbusIntervalMs: 5000,
   iec62056IntervalMs: 60_000,
+  fragmentSeconds: 2,
+  cameraSpoolMaxBytes: 1024 * 1024 * 1024,
+  cameraSpoolMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
 } as const;
 
 /** Per-type serial defaults: what the devices of that kind ship with. */
@@ -131,7 +174,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     throw new AgentConfigError(`agent config ${file}: ${message}`);
   };
   const base = dirname(file);
-  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'status', 'logLevel']);
+  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'cameras', 'status', 'logLevel']);
 
   const deviceId = string(root, 'deviceId', '', fail, { required: true, pattern: /^[\w.:-]{1,128}$/, patternText: 'letters, digits, _ . : - (1 to 128)' })!;
 
@@ -177,7 +220,8 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     commitIntervalMs: integer(bufferIn, 'commitIntervalMs', 'buffer.', fail, { min: 0, max: 60_000 }) ?? DEFAULTS.bufferCommitIntervalMs,
   };
 
-  const uploadIn = object(root['upload'] ?? {}, 'upload', fail, ['batchRecords', 'intervalMs', 'maxBackoffMs']);
+  const uploadIn = object(root['upload'] ?? {}, 'upload', fail, ['batchRecords', 'intervalMs', 'maxBackoffMs', 'order']);
+  const videoUpload = { order: oneOf(uploadIn, 'order', 'upload.', fail, ['live-first', 'oldest-first'] as const) ?? 'live-first' };
   const upload = {
     batchRecords: integer(uploadIn, 'batchRecords', 'upload.', fail, { min: 1, max: 500 }) ?? DEFAULTS.batchRecords,
     intervalMs: integer(uploadIn, 'intervalMs', 'upload.', fail, { min: 1 }) ?? DEFAULTS.uploadIntervalMs,
@@ -192,8 +236,10 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
 
   const logLevel = oneOf(root, 'logLevel', '', fail, ['debug', 'info', 'warn', 'error'] as const) ?? 'info';
 
-  const sourcesIn = root['sources'];
-  if (!Array.isArray(sourcesIn) || sourcesIn.length === 0) fail('sources must be a non-empty array');
+  const cameras = parseCameras(root['cameras'], fail);
+  // An agent with cameras only needs no serial sources.
+  const sourcesIn = root['sources'] ?? (cameras.length > 0 ? [] : undefined);
+  if (!Array.isArray(sourcesIn) || (sourcesIn.length === 0 && cameras.length === 0)) fail('sources must be a non-empty array');
   const names = new Map<string, number>();
   const typeCounts = new Map<string, number>();
   const sources = (sourcesIn as unknown[]).map((raw, index) => {
@@ -211,6 +257,8 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
   if (sources.filter((source) => source.type === 'gps').length > 1) fail('sources: at most one gps source');
   const attaching = sources.findIndex((source) => source.attachGps);
   if (attaching >= 0 && !sources.some((source) => source.type === 'gps')) fail(`sources[${attaching}].attachGps needs a source of type "gps"`);
+  const cameraAttaching = cameras.findIndex((camera) => camera.attachGps);
+  if (cameraAttaching >= 0 && !sources.some((source) => source.type === 'gps')) fail(`cameras[${cameraAttaching}].attachGps needs a source of type "gps"`);
   if (transport === 'mqtt') {
     // Over MQTT the partition key is one level of the topic (see agent/mqtt-uploader.ts).
     sources.forEach((source, index) => {
@@ -218,7 +266,79 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     });
   }
 
-  return { file, deviceId, server, dataDir, buffer, upload, sources, status, logLevel };
+  return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, logLevel };
+}
+
+const CAMERA_FIELDS = ['name', 'source', 'stream', 'width', 'height', 'fps', 'fragmentSeconds', 'encoder', 'spool', 'tags', 'attachGps'];
+const CAMERA_SOURCE_FIELDS: Record<CameraSourceType, string[]> = {
+  v4l2: ['type', 'device', 'format'],
+  libcamera: ['type', 'cameraName'],
+  rtsp: ['type', 'url'],
+  test: ['type', 'pattern'],
+};
+
+function parseCameras(raw: unknown, fail: (message: string) => never): CameraConfig[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail('cameras must be an array');
+  const names = new Map<string, number>();
+  return (raw as unknown[]).map((entry, index) => {
+    const at = `cameras[${index}]`;
+    const p = `${at}.`;
+    const fields = object(entry, at, fail, CAMERA_FIELDS);
+    const name = string(fields, 'name', p, fail, { required: true, pattern: /^[\w.-]{1,64}$/, patternText: 'letters, digits, _ . - (1 to 64)' })!;
+    const previous = names.get(name);
+    if (previous !== undefined) fail(`${p}name ${JSON.stringify(name)} is used by cameras[${previous}]; give each camera its own name`);
+    names.set(name, index);
+    const sourceLoose = object(fields['source'], `${p}source`, fail, null);
+    const type = oneOf(sourceLoose, 'type', `${p}source.`, fail, CAMERA_SOURCE_TYPES, true)!;
+    const sourceIn = object(sourceLoose, `${p}source`, fail, CAMERA_SOURCE_FIELDS[type], ` for type ${JSON.stringify(type)}`);
+    const source: CameraConfig['source'] = { type };
+    if (type === 'v4l2') {
+      source.device = string(sourceIn, 'device', `${p}source.`, fail, { pattern: /^\/dev\/\S+$/, patternText: 'a device path such as /dev/video0' }) ?? '/dev/video0';
+      source.format = oneOf(sourceIn, 'format', `${p}source.`, fail, ['auto', 'h264', 'mjpeg', 'raw'] as const) ?? 'auto';
+    }
+    if (type === 'rtsp') source.url = string(sourceIn, 'url', `${p}source.`, fail, { required: true, pattern: /^rtsps?:\/\/\S+$/, patternText: 'an rtsp:// URL' })!;
+    if (type === 'test') {
+      const pattern = string(sourceIn, 'pattern', `${p}source.`, fail, { pattern: /^[\w-]{1,32}$/, patternText: 'a videotestsrc pattern name such as smpte or ball' });
+      if (pattern !== undefined) source.pattern = pattern;
+    }
+    if (type === 'libcamera') {
+      const cameraName = string(sourceIn, 'cameraName', `${p}source.`, fail);
+      if (cameraName !== undefined) source.cameraName = cameraName;
+    }
+    const stream = string(fields, 'stream', p, fail, { required: true, pattern: /^[a-zA-Z0-9_.-]{1,256}$/, patternText: 'a stream name: letters, digits, _ . - (1 to 256)' })!;
+    const encoder = oneOf(fields, 'encoder', p, fail, ['auto', 'passthrough', ...ENCODERS] as const) ?? 'auto';
+    if (encoder !== 'auto' && encoder !== 'passthrough' && type === 'rtsp') fail(`${p}encoder must be "auto" or "passthrough" for an rtsp source (its H.264 is passed through)`);
+    const spoolIn = object(fields['spool'] ?? {}, `${p}spool`, fail, ['maxBytes', 'maxAgeMs', 'onFull']);
+    const tagsIn = object(fields['tags'] ?? {}, `${p}tags`, fail, null);
+    const tags: Record<string, string> = {};
+    for (const [key, value] of Object.entries(tagsIn)) {
+      if (!/^[\w.:-]{1,128}$/.test(key)) fail(`${p}tags: the name ${JSON.stringify(key)} must be letters, digits, _ . : - (1 to 128)`);
+      if (typeof value !== 'string') fail(`${p}tags.${key} must be a string`);
+      tags[key] = value as string;
+    }
+    const camera: CameraConfig = {
+      name,
+      source,
+      stream,
+      fragmentSeconds: integer(fields, 'fragmentSeconds', p, fail, { min: 1, max: 10 }) ?? DEFAULTS.fragmentSeconds,
+      encoder,
+      spool: {
+        maxBytes: integer(spoolIn, 'maxBytes', `${p}spool.`, fail, { min: 1024 * 1024 }) ?? DEFAULTS.cameraSpoolMaxBytes,
+        maxAgeMs: integer(spoolIn, 'maxAgeMs', `${p}spool.`, fail, { min: 1000 }) ?? DEFAULTS.cameraSpoolMaxAgeMs,
+        onFull: oneOf(spoolIn, 'onFull', `${p}spool.`, fail, ['drop-oldest', 'reject-new'] as const) ?? 'drop-oldest',
+      },
+      tags,
+      attachGps: boolean(fields, 'attachGps', p, fail) ?? false,
+    };
+    const width = integer(fields, 'width', p, fail, { min: 16, max: 7680 });
+    const height = integer(fields, 'height', p, fail, { min: 16, max: 4320 });
+    const fps = integer(fields, 'fps', p, fail, { min: 1, max: 120 });
+    if (width !== undefined) camera.width = width;
+    if (height !== undefined) camera.height = height;
+    if (fps !== undefined) camera.fps = fps;
+    return camera;
+  });
 }
 
 const COMMON_SOURCE_FIELDS = ['type', 'name', 'port', 'stream', 'partitionKey', 'baudRate', 'dataBits', 'parity', 'stopBits', 'sampling', 'priority', 'onFull', 'attachGps'];

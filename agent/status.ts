@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { ReaderCounters } from '../hardware/serial/byte-transport.js';
 import type { BufferSourceStats } from './buffer/index.js';
 import type { UploaderStats } from './uploader.js';
+import type { CameraStatus } from './video/cameras.js';
 
 /** One source in the status: its reader's side, and its backlog and counters from the buffer. */
 export interface SourceStatus
@@ -37,6 +38,8 @@ export interface AgentStatus {
   buffer: { backlogRecords: number; backlogBytes: number; maxBytes: number; fileBytes: number } | null;
   upload: UploaderStats | null;
   sources: SourceStatus[];
+  /** Configured cameras: capture, spool backlog and PutMedia uploads. */
+  cameras: CameraStatus[];
   /** Per second over the last minute, all sources. */
   rates?: { readingsPerS: number; uploadedPerS: number };
 }
@@ -186,6 +189,17 @@ export function prometheus(status: AgentStatus): string {
   metric('rivulet_agent_backlog_oldest_age_seconds', 'gauge', 'Age of the oldest buffered record.', perSource((s) => (s.oldestAgeMs === null ? 0 : s.oldestAgeMs / 1000)));
   metric('rivulet_agent_port_open', 'gauge', '1 while the source port is open.', perSource((s) => (s.transport === 'open' ? 1 : 0)));
   metric('rivulet_agent_checksum_errors_total', 'counter', 'Frames dropped for a bad checksum.', perSource((s) => s.reader.checksumErrors));
+  const perCamera = (pick: (camera: CameraStatus) => number | null) => status.cameras.map((camera): [Record<string, string>, number | null] => [{ camera: camera.name, stream: camera.stream }, pick(camera)]);
+  if (status.cameras.length > 0) {
+    metric('rivulet_agent_camera_frames_total', 'counter', 'Frames captured.', perCamera((c) => c.frames));
+    metric('rivulet_agent_camera_fragments_total', 'counter', 'Fragments captured and spooled.', perCamera((c) => c.fragments));
+    metric('rivulet_agent_camera_persisted_fragments_total', 'counter', 'Fragments the server acknowledged PERSISTED.', perCamera((c) => c.persisted));
+    metric('rivulet_agent_camera_capture_restarts_total', 'counter', 'Capture pipelines rebuilt after an error or end of stream.', perCamera((c) => c.restarts));
+    metric('rivulet_agent_camera_spool_fragments', 'gauge', 'Fragments waiting in the spool.', perCamera((c) => c.backlogFragments));
+    metric('rivulet_agent_camera_spool_bytes', 'gauge', 'Bytes waiting in the spool.', perCamera((c) => c.backlogBytes));
+    metric('rivulet_agent_camera_spool_dropped_total', 'counter', 'Fragments dropped by the spool bounds (drop-oldest, reject-new, age).', perCamera((c) => c.dropped + c.rejected + c.expired));
+    metric('rivulet_agent_camera_quarantined_total', 'counter', 'Fragments the server refused for their content.', perCamera((c) => c.quarantined));
+  }
   if (status.buffer) {
     metric('rivulet_agent_buffer_max_bytes', 'gauge', 'The buffer bound.', [[{}, status.buffer.maxBytes]]);
     metric('rivulet_agent_buffer_file_bytes', 'gauge', 'Size of the buffer database and its WAL.', [[{}, status.buffer.fileBytes]]);

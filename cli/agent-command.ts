@@ -60,6 +60,16 @@ export function agentCommand(): Command {
         process.stdout.write(options.json ? JSON.stringify(shown, null, 2) + '\n' : formatStatus(shown, Date.now()));
       }),
   );
+  command.addCommand(
+    new Command('doctor')
+      .description('print what video capture can use here: GStreamer, H.264 encoders, cameras and their formats')
+      .addOption(new Option('-c, --config <file>', 'also check the cameras of this agent config'))
+      .action(async (options: { config?: string }) => {
+        // Loaded here: only this command needs them.
+        const { doctorReport } = await import('./agent-doctor.js');
+        process.stdout.write(await doctorReport(options.config));
+      }),
+  );
   return command;
 }
 
@@ -128,9 +138,31 @@ export function formatStatus(status: AgentStatus, now: number): string {
     String(source.rejected),
     String(source.reader.checksumErrors + source.reader.rejected + source.appendErrors),
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  for (const row of [header, ...rows]) out.push(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  out.push(...table(header, rows));
+  if (status.cameras.length > 0) out.push('', ...table(
+    ['CAMERA', 'SOURCE', 'CAPTURE', 'STREAM', 'FRAGMENTS', 'PERSISTED', 'BACKLOG', 'BYTES', 'OLDEST', 'DROPPED', 'RESTARTS', 'LAST ERROR'],
+    status.cameras.map((camera) => [
+      camera.name,
+      camera.source,
+      `${camera.capture}${camera.encoder ? ` (${camera.encoder})` : ''}`,
+      camera.stream,
+      String(camera.fragments),
+      String(camera.persisted),
+      String(camera.backlogFragments),
+      bytes(camera.backlogBytes),
+      camera.oldestAgeMs === null ? '-' : duration(camera.oldestAgeMs),
+      String(camera.dropped + camera.rejected + camera.expired + camera.quarantined),
+      String(camera.restarts),
+      camera.lastError ?? '-',
+    ]),
+  ));
   return out.join('\n') + '\n';
+}
+
+/** Rows under a header, columns padded to their widest cell. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }
 
 function duration(ms: number): string {

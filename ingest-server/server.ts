@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { readFile } from 'node:fs/promises';
@@ -19,6 +20,11 @@ import { encodeError, formatOf } from './protocol/aws-json.js';
 import { ServiceError } from './protocol/errors.js';
 import type { DataStreamStore } from './storage/data-stream-store.js';
 import { SqliteDataStreamStore } from './storage/sqlite/data-stream-store.js';
+import { SqliteVideoStore } from './storage/sqlite/video-store.js';
+import type { VideoStore } from './storage/video-store.js';
+import type { VideoStreamsContext, VideoStreamsSettings } from './video-streams/context.js';
+import { isVideoPath, serveVideo } from './video-streams/endpoint.js';
+import { trimExpiredVideo } from './video-streams/retention.js';
 
 // Base64 makes a 10 MiB PutRecords body about 13.4 MiB of JSON.
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -38,6 +44,10 @@ export interface ServerOptions {
   log?: Logger;
   /** Replaces the embedded store, e.g. with a distributed one. */
   store?: DataStreamStore;
+  /** Replaces the embedded Kinesis Video store (<dataDir>/video). */
+  videoStore?: VideoStore;
+  /** Kinesis Video settings beyond region and account, which come from `settings`. */
+  videoSettings?: Partial<Omit<VideoStreamsSettings, 'region' | 'accountId'>>;
   /** The clock; tests move it to see retention and iterator expiry. */
   now?: () => number;
   /** Port of the MQTT broker (on `host`, over TLS when `tls` is given); needs mqttConfigFile. */
@@ -87,6 +97,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     subscriptions: new Subscriptions(now),
     now,
   };
+  const videoStore = options.videoStore ?? new SqliteVideoStore(options.dataDir, { now });
+  try {
+    await videoStore.open();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Aborted at shutdown: PutMedia and GetMedia calls end themselves (PutMedia after its pending fragments are stored).
+  const videoClosing = new AbortController();
+  // Every PutMedia and GetMedia call listens for the shutdown: hundreds at once are normal.
+  setMaxListeners(0, videoClosing.signal);
+  const videoCtx: VideoStreamsContext = {
+    store: videoStore,
+    settings: { ...options.videoSettings, region: ctx.settings.region, accountId: ctx.settings.accountId },
+    log,
+    now,
+    ...(credentials ? { verify: (request) => void verifySigV4(request, (accessKeyId) => credentials.get(accessKeyId), now()) } : {}),
+    closing: { signal: videoClosing.signal },
+  };
   const stats: EndpointStats = { requests: new Map(), errors: new Map() };
   const inFlight = new Set<Promise<void>>();
 
@@ -100,6 +129,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (request.method === 'GET' && path === '/metrics') {
       response.setHeader('content-type', 'text/plain; version=0.0.4');
       response.end(metricsText(stats));
+      return;
+    }
+    // Before any body is read: a PutMedia body is a stream that lasts as long as the camera sends.
+    if (isVideoPath(path)) {
+      await serveVideo(videoCtx, request, response);
       return;
     }
     const format = formatOf(header(request, 'content-type'));
@@ -135,12 +169,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       mqtt = await startMqttBroker({ host, port: options.mqttPort!, config: mqttConfig, ctx, log, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) });
     } catch (error) {
       await listener.close(0);
-      await store.close();
+      await Promise.all([store.close(), videoStore.close()]);
       throw error;
     }
   }
 
-  const trimmer = setInterval(() => void trimExpired(ctx).catch((error) => log.warn('retention trim failed', { error })), TRIM_INTERVAL_MS);
+  const trimmer = setInterval(() => {
+    void trimExpired(ctx).catch((error) => log.warn('retention trim failed', { error }));
+    void trimExpiredVideo(videoCtx).catch((error) => log.warn('video retention trim failed', { error }));
+  }, TRIM_INTERVAL_MS);
   trimmer.unref();
   if (!credentials) log.warn('no --credentials given: requests are not authenticated; listening on loopback only', { host });
   log.info('server listening', { url: listener.url, dataDir: options.dataDir, authenticated: Boolean(credentials) });
@@ -155,10 +192,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closing ??= (async () => {
         clearInterval(trimmer);
         ctx.subscriptions.endAll();
+        videoClosing.abort();
         // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
-        await store.close();
+        await Promise.all([store.close(), videoStore.close()]);
         log.info('server stopped');
       })();
       return closing;

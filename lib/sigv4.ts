@@ -87,7 +87,8 @@ export interface SignOptions {
   path: string;
   /** Lower-case names; must include `host`. Signed and returned with the auth headers added. */
   headers: Record<string, string>;
-  body: Buffer;
+  /** The body to hash, or the literal payload hash to sign (e.g. UNSIGNED-PAYLOAD for a body streamed after signing). */
+  body: Buffer | { payloadHash: string };
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
@@ -112,7 +113,7 @@ export function signRequest(options: SignOptions): Record<string, string> {
     query: parseQuery(queryIndex < 0 ? '' : options.path.slice(queryIndex + 1)),
     headers,
     signedHeaders,
-    payloadHash: sha256Hex(options.body),
+    payloadHash: Buffer.isBuffer(options.body) ? sha256Hex(options.body) : options.body.payloadHash,
   });
   const scope = credentialScope(date, options.region, options.service);
   const key = signingKey(options.secretAccessKey, date, options.region, options.service);

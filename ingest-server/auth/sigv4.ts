@@ -29,7 +29,11 @@ export interface SignedRequest {
   path: string;
   /** Lower-case names as node's http/http2 give them; http2 pseudo-headers are ignored. */
   headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
+  /**
+   * Undefined for a body still streaming in (Kinesis Video PutMedia): the signature is checked
+   * over the declared x-amz-content-sha256 (UNSIGNED-PAYLOAD when none), and the body is not.
+   */
+  body: Buffer | undefined;
 }
 
 export interface VerifiedIdentity {
@@ -108,6 +112,7 @@ export function verifySigV4(
 
   // A signed x-amz-content-sha256 vouches for the body only if the body really hashes to it.
   if (
+    request.body !== undefined &&
     auth.declaredPayloadHash !== undefined &&
     /^[0-9a-f]{64}$/i.test(auth.declaredPayloadHash) &&
     auth.declaredPayloadHash.toLowerCase() !== sha256Hex(request.body)
@@ -153,7 +158,7 @@ function parseAuthorizationHeader(authorization: string, request: SignedRequest)
     signedHeaders: params.get('SignedHeaders')!,
     signature: params.get('Signature')!,
     date: date!,
-    payloadHashes: [declared ?? sha256Hex(request.body)],
+    payloadHashes: [declared ?? (request.body ? sha256Hex(request.body) : UNSIGNED_PAYLOAD)],
     declaredPayloadHash: declared,
   };
 }
@@ -192,7 +197,7 @@ function parsePresignedQuery(query: [string, string][], request: SignedRequest):
     expires,
     // S3-style presigners sign UNSIGNED-PAYLOAD; the SDK's presign() and the Kinesis Video
     // WebSocket signers hash the (usually empty) body instead. Both are legitimate.
-    payloadHashes: declared !== undefined ? [declared] : [UNSIGNED_PAYLOAD, sha256Hex(request.body)],
+    payloadHashes: declared !== undefined ? [declared] : request.body ? [UNSIGNED_PAYLOAD, sha256Hex(request.body)] : [UNSIGNED_PAYLOAD],
     declaredPayloadHash: declared,
   };
 }

@@ -43,3 +43,26 @@ export class InternalFailure extends ServiceError {
 }
 export class KMSNotFoundException extends ServiceError {}
 export class KMSInvalidStateException extends ServiceError {}
+
+// Kinesis Video Streams errors, with the HTTP status the SDK v3 models give them. Its
+// ResourceNotFoundException is a 404 (the class above defaults to Data Streams' 400): Kinesis
+// Video code passes the status when it throws one.
+export class ClientLimitExceededException extends ServiceError {}
+export class ConnectionLimitExceededException extends ServiceError {}
+export class AccountStreamLimitExceededException extends ServiceError {}
+export class DeviceStreamLimitExceededException extends ServiceError {}
+export class InvalidDeviceException extends ServiceError {}
+export class InvalidEndpointException extends ServiceError {}
+export class InvalidResourceFormatException extends ServiceError {}
+export class NoDataRetentionException extends ServiceError {}
+export class TagsPerResourceExceededLimitException extends ServiceError {}
+export class VersionMismatchException extends ServiceError {}
+export class UnsupportedStreamMediaTypeException extends ServiceError {}
+export class MissingCodecPrivateDataException extends ServiceError {}
+export class InvalidCodecPrivateDataException extends ServiceError {}
+export class InvalidMediaFrameException extends ServiceError {}
+export class NotAuthorizedException extends ServiceError {
+  constructor(message: string) {
+    super(message, 401);
+  }
+}

@@ -1,0 +1,125 @@
+// The agent's video side: the fragment spool, one CameraSource per configured camera and the
+// PutMedia uploader. Loaded by the agent only when cameras are configured (GStreamer's binding
+// and its pipelines cost tens of MiB).
+
+import { join } from 'node:path';
+import type { Logger } from '../../lib/log.js';
+import { availableEncoders } from '../../video/gstreamer/encoders.js';
+import type { GpsFix } from '../agent.js';
+import type { AgentConfig } from '../config.js';
+import { CameraSource } from './camera-source.js';
+import { FragmentSpool } from './spool.js';
+import { VideoUploader } from './video-uploader.js';
+
+/** One camera in the agent status. */
+export interface CameraStatus {
+  name: string;
+  stream: string;
+  source: string;
+  capture: string;
+  encoder: string | null;
+  frames: number;
+  /** Fragments captured and spooled. */
+  fragments: number;
+  restarts: number;
+  backlogFragments: number;
+  backlogBytes: number;
+  oldestAgeMs: number | null;
+  /** Fragments the server acknowledged PERSISTED. */
+  persisted: number;
+  /** Spool bounds: dropped (drop-oldest), rejected (reject-new), expired (maxAgeMs). */
+  dropped: number;
+  rejected: number;
+  expired: number;
+  /** Refused by the server for their content, kept aside. */
+  quarantined: number;
+  uploadSessions: number;
+  lastPersistedAt: number | null;
+  lastError: string | null;
+}
+
+/** Folder of the spool inside dataDir. */
+export const VIDEO_DIR = 'video';
+
+/** Cameras → spool → PutMedia; start() / stop(). */
+export class Cameras {
+  private constructor(
+    private readonly spool: FragmentSpool,
+    private readonly sources: { config: AgentConfig['cameras'][number]; source: CameraSource }[],
+    private readonly uploader: VideoUploader,
+  ) {}
+
+  /** Opens the spool, starts the uploader and every camera. */
+  static async start(config: AgentConfig, log: Logger, gps: () => GpsFix | undefined): Promise<Cameras> {
+    const spool = await FragmentSpool.open({ dir: join(config.dataDir, VIDEO_DIR), cameras: config.cameras.map((camera) => ({ name: camera.name, ...camera.spool })) });
+    const uploader = new VideoUploader({
+      spool,
+      cameras: config.cameras.map((camera) => ({ name: camera.name, stream: camera.stream })),
+      endpoint: config.server.url,
+      region: config.server.region,
+      ...(config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {}),
+      order: config.videoUpload.order,
+      maxBackoffMs: config.upload.maxBackoffMs,
+      log: log.child({ component: 'video-uploader' }),
+    });
+    // Each running camera keeps one libuv pool job (its appsink pull) blocked; SQLite and file I/O
+    // share that pool, so leave them room.
+    const pool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+    if (config.cameras.length + 2 > pool) log.warn('few libuv pool threads for this many cameras: set UV_THREADPOOL_SIZE', { cameras: config.cameras.length, threads: pool, atLeast: config.cameras.length + 2 });
+    const encoders = await availableEncoders();
+    const sources = config.cameras.map((camera) => ({
+      config: camera,
+      source: new CameraSource({ config: camera, deviceId: config.deviceId, spool, encoders, gps, log: log.child({ camera: camera.name }) }),
+    }));
+    const cameras = new Cameras(spool, sources, uploader);
+    uploader.start();
+    try {
+      for (const { source } of sources) await source.start();
+    } catch (error) {
+      await cameras.stop();
+      throw error;
+    }
+    return cameras;
+  }
+
+  /** Stops capturing (spooling the last fragments), ends the upload sessions, closes the spool. */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.sources.map(({ source }) => source.stop()));
+    await this.uploader.stop();
+    await this.spool.close();
+  }
+
+  status(): CameraStatus[] {
+    return this.sources.map(({ config, source }) => {
+      const captured = source.status();
+      const spooled = this.spool.stats(config.name);
+      const upload = this.uploader.stats(config.name)!;
+      return {
+        name: config.name,
+        stream: config.stream,
+        source: config.source.type === 'v4l2' ? config.source.device! : config.source.type === 'rtsp' ? redact(config.source.url!) : config.source.type,
+        capture: captured.capture,
+        encoder: captured.encoder,
+        frames: captured.frames,
+        fragments: captured.fragments,
+        restarts: captured.restarts,
+        backlogFragments: spooled.fragments,
+        backlogBytes: spooled.bytes,
+        oldestAgeMs: spooled.oldestAgeMs,
+        persisted: upload.persisted,
+        dropped: spooled.dropped,
+        rejected: spooled.rejected,
+        expired: spooled.expired,
+        quarantined: spooled.quarantined,
+        uploadSessions: upload.sessions,
+        lastPersistedAt: upload.lastPersistedAt,
+        lastError: captured.lastError ?? upload.lastError?.message ?? null,
+      };
+    });
+  }
+}
+
+/** An RTSP URL without its password: the status is readable by anyone on the device. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}

@@ -1,0 +1,36 @@
+import type { Logger } from '../../lib/log.js';
+import type { VideoStore } from '../storage/video-store.js';
+import type { PutMediaLimits } from './put-media.js';
+
+/** Settings an operator can change; defaults follow AWS. */
+export interface VideoStreamsSettings {
+  region: string;
+  accountId: string;
+  /** PutMedia's limits, AWS's where not given; tests lower them to provoke the errors cheaply. */
+  putMediaLimits?: Partial<PutMediaLimits>;
+}
+
+/** What signature verification needs of a request. */
+export interface SignedVideoRequest {
+  method: string;
+  /** Request target including the query string. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer | undefined;
+}
+
+/** What every Kinesis Video operation works with. */
+export interface VideoStreamsContext {
+  store: VideoStore;
+  settings: VideoStreamsSettings;
+  log: Logger;
+  now: () => number;
+  /**
+   * Checks a request's SigV4 signature (throws a ServiceError); absent when the server runs
+   * without credentials. `body` undefined (streaming PutMedia): only the signature over the
+   * declared x-amz-content-sha256 is checked.
+   */
+  verify?: (request: SignedVideoRequest) => void;
+  /** Resolves once every PutMedia and GetMedia call has ended; set while the server shuts down. */
+  readonly closing: { signal: AbortSignal };
+}

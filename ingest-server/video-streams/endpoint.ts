@@ -1,0 +1,133 @@
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { readBody } from '../http/body.js';
+import { encodeError } from '../protocol/aws-json.js';
+import { InternalFailure, InvalidArgumentException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
+import { Input } from '../protocol/input.js';
+import type { VideoStreamsContext } from './context.js';
+import { getDataEndpoint, type RequestOrigin } from './data-endpoint.js';
+import { getMediaForFragmentList, listFragments } from './fragment-list.js';
+import { getMedia } from './get-media.js';
+import { putMedia } from './put-media.js';
+import * as streams from './streams.js';
+import * as tags from './tags.js';
+
+// Kinesis Video's REST-JSON front: one POST path per operation (the paths the AWS SDK v3 models
+// use), a JSON body in and out, errors as {__type, message} plus x-amzn-ErrorType. PutMedia's
+// body is a long-lived stream, so it is handed over unread; GetMedia and
+// GetMediaForFragmentList answer with streams of their own.
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+type JsonOperation = (ctx: VideoStreamsContext, body: unknown, origin: RequestOrigin) => Promise<unknown>;
+type StreamingOperation = (ctx: VideoStreamsContext, input: unknown, response: Response) => Promise<void>;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const PUT_MEDIA_PATH = '/putMedia';
+
+/** A control-plane operation, which reads its members through Input. */
+function control(operation: (ctx: VideoStreamsContext, input: Input, origin: RequestOrigin) => Promise<object>): JsonOperation {
+  return (ctx, body, origin) => operation(ctx, Input.of(body), origin);
+}
+
+const JSON_OPERATIONS: Record<string, JsonOperation> = {
+  '/createStream': control(streams.createStream),
+  '/describeStream': control(streams.describeStream),
+  '/listStreams': control(streams.listStreams),
+  '/deleteStream': control(streams.deleteStream),
+  '/updateStream': control(streams.updateStream),
+  '/updateDataRetention': control(streams.updateDataRetention),
+  '/getDataEndpoint': control(getDataEndpoint),
+  '/tagStream': control(tags.tagStream),
+  '/untagStream': control(tags.untagStream),
+  '/listTagsForStream': control(tags.listTagsForStream),
+  '/listFragments': listFragments,
+};
+
+const STREAMING_OPERATIONS: Record<string, StreamingOperation> = {
+  '/getMedia': getMedia,
+  '/getMediaForFragmentList': getMediaForFragmentList,
+};
+
+/** Whether a request target (query string allowed) is a Kinesis Video API path. */
+export function isVideoPath(path: string): boolean {
+  const bare = withoutQuery(path);
+  return bare === PUT_MEDIA_PATH || Object.hasOwn(JSON_OPERATIONS, bare) || Object.hasOwn(STREAMING_OPERATIONS, bare);
+}
+
+/** Serves one Kinesis Video request end to end: authentication, body, dispatch, and the error shape. */
+export async function serveVideo(ctx: VideoStreamsContext, request: Request, response: Response): Promise<void> {
+  const target = request.url ?? '/';
+  const path = withoutQuery(target);
+  response.setHeader('x-amzn-requestid', randomUUID());
+  try {
+    if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
+    if (path === PUT_MEDIA_PATH) {
+      ctx.verify?.({ method: request.method, path: target, headers: request.headers, body: undefined });
+      await putMedia(ctx, request, response);
+      return;
+    }
+    const body = await readBody(request, MAX_BODY_BYTES);
+    ctx.verify?.({ method: request.method, path: target, headers: request.headers, body });
+    const decoded = parseJson(body);
+    const streaming = Object.hasOwn(STREAMING_OPERATIONS, path) ? STREAMING_OPERATIONS[path]! : undefined;
+    if (streaming) {
+      await streaming(ctx, decoded, response);
+      return;
+    }
+    const result = await JSON_OPERATIONS[path]!(ctx, decoded, { origin: originOf(request) });
+    const encoded = Buffer.from(JSON.stringify(result), 'utf8');
+    response.statusCode = 200;
+    response.setHeader('content-type', 'application/json');
+    response.setHeader('content-length', encoded.length);
+    response.end(encoded);
+  } catch (error) {
+    const failure = asKinesisVideoError(error);
+    if (!(error instanceof ServiceError)) ctx.log.error('video operation failed', { path, error });
+    if (response.headersSent) {
+      response.end();
+      return;
+    }
+    const encoded = encodeError('json', failure);
+    response.statusCode = encoded.status;
+    for (const [name, value] of Object.entries(encoded.headers)) response.setHeader(name, value);
+    // The body is the same in both JSON protocols; REST-JSON labels it plainly.
+    response.setHeader('content-type', 'application/json');
+    response.end(encoded.body);
+  }
+}
+
+/**
+ * The Kinesis Video models declare no ValidationException or SerializationException: AWS
+ * reports a malformed or out-of-range member as InvalidArgumentException, which SDKs then
+ * surface as a typed error.
+ */
+function asKinesisVideoError(error: unknown): ServiceError {
+  if (error instanceof ValidationException || error instanceof SerializationException) return new InvalidArgumentException(error.message);
+  if (error instanceof ServiceError) return error;
+  return new InternalFailure('Internal service failure.');
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new SerializationException('The request body is not valid JSON.');
+  }
+}
+
+function withoutQuery(target: string): string {
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
+}
+
+/** The scheme and host the client used to reach this server. */
+function originOf(request: Request): string {
+  const http2Request = request as http2.Http2ServerRequest;
+  const scheme = http2Request.scheme ?? ((request.socket as TLSSocket).encrypted ? 'https' : 'http');
+  const host = request.headers.host ?? request.headers[':authority'];
+  return `${scheme}://${Array.isArray(host) ? host[0] : host}`;
+}

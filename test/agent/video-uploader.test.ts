@@ -1,0 +1,78 @@
+// The video uploader against a real in-process server: a spooled backlog goes out live-first (the
+// newest fragment on a session of its own, the rest on a backlog session) or oldest-first (one
+// session), every fragment leaves the spool only once PERSISTED, and a fragment the server cannot
+// parse is quarantined while the ones around it still arrive.
+
+import test, { type ExecutionContext } from 'ava';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ListFragmentsCommand } from '@aws-sdk/client-kinesis-video-archived-media';
+import { FragmentSpool, type NewSpooledFragment } from '../../agent/video/spool.js';
+import { VideoUploader, type UploadOrder } from '../../agent/video/video-uploader.js';
+import { writeCluster, writeMkvHeader, writeTags } from '../../video/mkv/writer.js';
+import { startVideoServer, videoClients } from '../helpers/video.js';
+import { createVideoStream } from '../video-streams/media.js';
+import { tempDir } from './helpers.js';
+
+const HEADER = writeMkvHeader([{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC' }]);
+
+/** A one-second fragment of 15 frames starting at `timecodeMs`. */
+function fragment(timecodeMs: number): NewSpooledFragment {
+  const blocks = Array.from({ length: 15 }, (_, index) => ({ track: 1, timecode: index * 67, keyframe: index === 0, data: new Uint8Array(200).fill(index) }));
+  return { timecodeMs, durationMs: 1000, header: HEADER, cluster: writeCluster(timecodeMs, blocks), tags: writeTags([{ name: 'seq', value: String(timecodeMs) }]) };
+}
+
+async function setup(t: ExecutionContext, stream: string) {
+  const dir = await tempDir(t);
+  const { url } = await startVideoServer(t);
+  const { video, archived } = videoClients(url, 'http1.1', t);
+  await createVideoStream(video, stream);
+  const spool = await FragmentSpool.open({ dir: join(dir, 'video'), cameras: [{ name: 'cam', maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000, onFull: 'drop-oldest' }] });
+  t.teardown(() => spool.close());
+  const listed = async () => (await archived.send(new ListFragmentsCommand({ StreamName: stream }))).Fragments!.map((each) => each.ProducerTimestamp!.getTime()).sort((a, b) => a - b);
+  return { dir, url, spool, listed };
+}
+
+async function drained(spool: FragmentSpool, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (spool.stats('cam').fragments > 0) {
+    if (Date.now() > deadline) throw new Error(`${spool.stats('cam').fragments} fragments still spooled`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const [order, sessions] of [['live-first', 2], ['oldest-first', 1]] as [UploadOrder, number][]) {
+  test(`a spooled backlog is uploaded ${order} on ${sessions} session(s), each fragment once, removed from the spool only once PERSISTED`, async (t) => {
+    const { spool, url, listed } = await setup(t, `backlog-${order}`);
+    const start = Date.now() - 60_000;
+    const timecodes = Array.from({ length: 8 }, (_, index) => start + index * 1000);
+    for (const timecode of timecodes) await spool.add('cam', fragment(timecode));
+    const uploader = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: `backlog-${order}` }], endpoint: url, order });
+    t.teardown(() => uploader.stop());
+    uploader.start();
+    await drained(spool);
+    t.deepEqual(await listed(), timecodes);
+    t.like(uploader.stats('cam'), { persisted: 8, quarantined: 0, droppedByServer: 0, failedSessions: 0 });
+    // A fragment spooled now goes out on the live session that is still open.
+    await spool.add('cam', fragment(start + 30_000));
+    await drained(spool);
+    t.deepEqual(await listed(), [...timecodes, start + 30_000]);
+    t.is(uploader.stats('cam')!.sessions, sessions);
+  });
+}
+
+test('a fragment the server cannot parse is quarantined; the fragments before and after it arrive', async (t) => {
+  const { dir, spool, url, listed } = await setup(t, 'damaged');
+  const start = Date.now() - 10_000;
+  await spool.add('cam', fragment(start));
+  // A Cluster whose content is not Matroska: the server answers INVALID_MKV_DATA and ends the call.
+  await spool.add('cam', { ...fragment(start + 1000), cluster: new Uint8Array([0x1f, 0x43, 0xb6, 0x75, 0x84, 0, 0, 0, 0]), tags: new Uint8Array(0) });
+  await spool.add('cam', fragment(start + 2000));
+  const uploader = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: 'damaged' }], endpoint: url, order: 'oldest-first', minBackoffMs: 50 });
+  t.teardown(() => uploader.stop());
+  uploader.start();
+  await drained(spool);
+  t.deepEqual(await listed(), [start, start + 2000]);
+  t.like(uploader.stats('cam'), { persisted: 2, quarantined: 1 });
+  t.deepEqual(await readdir(join(dir, 'video', 'cam', 'quarantine')), [`${start + 1000}.mkv`]);
+});
