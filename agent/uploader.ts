@@ -17,8 +17,8 @@
 // rounds send only its oldest record (the failed one) until that one is acknowledged, so no later
 // record of the key overtakes it. The one case batching cannot exclude is within a single request:
 // if the server refuses entry i but accepts a later entry j of the same key. Rivulet's server
-// throttles per shard in fixed one-second windows, so that happens only when j is smaller than i
-// and still fits the window's byte budget; AWS documents no ordering inside a PutRecords call at all.
+// never does (a shard that refuses an entry refuses the rest of the call); AWS documents no
+// ordering inside a PutRecords call at all.
 //
 // Failures back off exponentially with full jitter (a random wait between 0 and
 // min(maxBackoffMs, base × 2^attempt)). A call refused as a whole (unreachable server, 5xx,

@@ -66,11 +66,17 @@ interface PutOutcome {
  */
 async function putAll(ctx: DataStreamsContext, state: StreamState, records: RecordToPut[]): Promise<PutOutcome[]> {
   const keyId = state.encryption.type === 'KMS' ? state.encryption.keyId : undefined;
+  // Throttling is decided at one instant per call, and once a shard refuses an entry it refuses
+  // the rest of the call: a later entry (of the same key, say) never gets in ahead of an earlier
+  // one that has to be retried, whether a window rolls over mid-call or a smaller record still fits.
+  const at = ctx.now();
+  const throttled = new Set<number>();
   const outcomes: PutOutcome[] = records.map((record) => {
     const hashKey = record.explicitHashKey !== undefined ? hashKeyHex(record.explicitHashKey) : hashKeyHexOf(record.partitionKey);
     const shard = shardForHashKey(state, hashKey);
     const bytes = record.data.byteLength + Buffer.byteLength(record.partitionKey);
-    if (ctx.throughput && !ctx.throughput.admitWrite(`${state.uid}:${shard.index}`, bytes)) {
+    if (ctx.throughput && (throttled.has(shard.index) || !ctx.throughput.admitWrite(`${state.uid}:${shard.index}`, bytes, at))) {
+      throttled.add(shard.index);
       return { shard, error: new ProvisionedThroughputExceededException(`Rate exceeded for shard ${shard.shardId} in stream ${state.name} under account ${ctx.settings.accountId}.`) };
     }
     return { shard };

@@ -21,9 +21,9 @@ export class ThroughputLimiter {
 
   constructor(private readonly now: () => number) {}
 
-  /** Whether a record of `bytes` may be written to the shard now; counts it if so. */
-  admitWrite(shard: string, bytes: number): boolean {
-    const window = this.window(this.writes, shard);
+  /** Whether a record of `bytes` may be written to the shard at `atMs`; counts it if so. */
+  admitWrite(shard: string, bytes: number, atMs: number): boolean {
+    const window = this.window(this.writes, shard, atMs);
     if (window.count + 1 > WRITE_RECORDS_PER_SECOND || window.bytes + bytes > WRITE_BYTES_PER_SECOND) return false;
     window.count += 1;
     window.bytes += bytes;
@@ -43,8 +43,8 @@ export class ThroughputLimiter {
     this.window(this.reads, shard).bytes += bytes;
   }
 
-  private window(windows: Map<string, Window>, shard: string): Window {
-    const second = Math.floor(this.now() / 1000);
+  private window(windows: Map<string, Window>, shard: string, atMs = this.now()): Window {
+    const second = Math.floor(atMs / 1000);
     let window = windows.get(shard);
     if (!window || window.second !== second) {
       window = { second, count: 0, bytes: 0 };

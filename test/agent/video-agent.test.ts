@@ -7,87 +7,17 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { GetMediaForFragmentListCommand, ListFragmentsCommand, type Fragment, type KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
-import { Agent } from '../../agent/agent.js';
+import { GetMediaForFragmentListCommand } from '@aws-sdk/client-kinesis-video-archived-media';
 import { formatStatus } from '../../cli/agent-command.js';
-import { parseAgentConfig } from '../../agent/config.js';
-import type { AgentStatus } from '../../agent/status.js';
-import type { CameraStatus } from '../../agent/video/cameras.js';
 import { startServer } from '../../ingest-server/server.js';
-import { Logger } from '../../lib/log.js';
 import { REPO_ROOT, within } from '../helpers/server-process.js';
 import { videoClients } from '../helpers/video.js';
 import { createVideoStream, mkvEvents } from '../video-streams/media.js';
 import { openPtyPair } from '../../hardware/serial/pty.js';
 import { NmeaSimulator } from '../../hardware/nmea/simulator.js';
 import { tempDir } from './helpers.js';
-
-/** A TCP port free right now, so a server can be started (and restarted) on it. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** An in-process agent with one test camera (1 s fragments at 15 fps, 160x120); its log lines are kept. */
-async function startAgent(t: ExecutionContext, options: { port: number; dataDir: string; stream: string; order?: 'live-first' | 'oldest-first'; gpsPort?: string }) {
-  const config = parseAgentConfig(
-    {
-      deviceId: 'cam-rig',
-      server: { url: `http://127.0.0.1:${options.port}`, accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
-      dataDir: options.dataDir,
-      status: { port: 0 },
-      upload: { maxBackoffMs: 1000, ...(options.order ? { order: options.order } : {}) },
-      ...(options.gpsPort ? { sources: [{ type: 'gps', port: options.gpsPort, stream: 'gps' }] } : {}),
-      cameras: [{ name: 'yard', source: { type: 'test', pattern: 'ball' }, stream: options.stream, width: 160, height: 120, fps: 15, fragmentSeconds: 1, tags: { site: 'north' }, attachGps: options.gpsPort !== undefined }],
-    },
-    join(options.dataDir, 'agent.json'),
-  );
-  const lines: Record<string, unknown>[] = [];
-  const agent = new Agent({ config, log: new Logger('debug', {}, (line) => lines.push(JSON.parse(line) as Record<string, unknown>)) });
-  t.teardown(() => agent.stop());
-  await agent.start();
-  const camera = async (): Promise<CameraStatus> => ((await agent.status()) as AgentStatus).cameras[0]!;
-  /** Timecodes of every fragment the camera spooled so far. */
-  const spooled = () => lines.filter((line) => line['msg'] === 'fragment spooled').map((line) => line['timecode'] as number);
-  return { agent, camera, spooled, lines };
-}
-
-async function listAll(archived: KinesisVideoArchivedMediaClient, stream: string): Promise<Fragment[]> {
-  const fragments: Fragment[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await archived.send(
-      new ListFragmentsCommand({
-        StreamName: stream,
-        FragmentSelector: { FragmentSelectorType: 'PRODUCER_TIMESTAMP', TimestampRange: { StartTimestamp: new Date(Date.now() - 3_600_000), EndTimestamp: new Date(Date.now() + 60_000) } },
-        ...(nextToken ? { NextToken: nextToken } : {}),
-      }),
-    );
-    fragments.push(...page.Fragments!);
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return fragments;
-}
-
-/** Producer timestamps (ms) of the listed fragments, with how often each occurs. */
-function countByTimecode(fragments: Fragment[]): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const fragment of fragments) counts.set(fragment.ProducerTimestamp!.getTime(), (counts.get(fragment.ProducerTimestamp!.getTime()) ?? 0) + 1);
-  return counts;
-}
+import { countByTimecode, freePort, listAll, startAgent, waitFor } from './video-helpers.js';
 
 test.serial('link down while the camera runs: the spool keeps the fragments, they arrive afterwards byte for byte, exactly once, with the device tags', async (t) => {
   const dir = await tempDir(t);

@@ -147,6 +147,29 @@ bothTransports(
 );
 
 bothTransports(
+  'once a shard throttles an entry, it refuses the rest of that PutRecords call, so no later record of a key gets in ahead',
+  async (t, { kinesis, clock }) => {
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'throttled', ShardCount: 1 }));
+    clock.freeze();
+    // 900 KiB leaves room for small records but not for the 200 KiB one: the small ones after it
+    // would fit the byte budget, and still must wait behind it.
+    await kinesis.send(new PutRecordCommand({ StreamName: 'throttled', PartitionKey: 'k', Data: Buffer.alloc(900 * 1024) }));
+    const result = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: 'throttled',
+        Records: [
+          { PartitionKey: 'k', Data: Buffer.from('small, fits') },
+          { PartitionKey: 'k', Data: Buffer.alloc(200 * 1024) },
+          { PartitionKey: 'k', Data: Buffer.from('small, would fit') },
+        ],
+      }),
+    );
+    t.deepEqual(result.Records!.map((entry) => entry.ErrorCode ?? 'ok'), ['ok', 'ProvisionedThroughputExceededException', 'ProvisionedThroughputExceededException']);
+  },
+  { enforceThroughput: true },
+);
+
+bothTransports(
   'more than 5 GetRecords a second on one shard is ProvisionedThroughputExceededException',
   async (t, { kinesis, clock }) => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'throttled', ShardCount: 2 }));
