@@ -22,6 +22,7 @@ import type { ByteTransport, DeviceReading, ReaderCounters, TransportReader } fr
 import { SerialTransport } from '../hardware/serial/transport.js';
 import { RecordBuffer, type BufferInput } from './buffer/index.js';
 import type { AgentConfig, SourceConfig } from './config.js';
+import { HeartbeatSender } from './heartbeat.js';
 import { StatusServer, type AgentStatus, type SourceStatus } from './status.js';
 import { Uploader, type RecordUploader } from './uploader.js';
 import type { Cameras } from './video/cameras.js';
@@ -90,6 +91,7 @@ export class Agent {
   #uploader: RecordUploader | undefined;
   #status: StatusServer | undefined;
   #cameras: Cameras | undefined;
+  #heartbeat: HeartbeatSender | undefined;
   #gps: GpsFix | undefined;
   #startedAt = 0;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -135,12 +137,13 @@ export class Agent {
         sources: config.sources.map((source) => ({ name: source.name, stream: source.stream, priority: source.priority, onFull: source.onFull })),
       });
     }
+    const signing = config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {};
     try {
       if (this.#buffer) {
         const common = {
           buffer: this.#buffer,
           deviceId: config.deviceId,
-          ...(config.server.accessKeyId && config.server.secretAccessKey ? { credentials: { accessKeyId: config.server.accessKeyId, secretAccessKey: config.server.secretAccessKey } } : {}),
+          ...signing,
           batchRecords: config.upload.batchRecords,
           intervalMs: config.upload.intervalMs,
           maxBackoffMs: config.upload.maxBackoffMs,
@@ -165,6 +168,19 @@ export class Agent {
         const { Cameras } = await import('./video/cameras.js');
         this.#cameras = await Cameras.start(config, this.#log.child({ component: 'video' }), () => this.#gps);
       }
+      // Last, so the first beat already lists every source and camera.
+      if (config.heartbeat.intervalMs > 0 && this.#state === 'running') {
+        const status = this.#status;
+        this.#heartbeat = new HeartbeatSender({
+          url: config.server.url,
+          intervalMs: config.heartbeat.intervalMs,
+          status: () => status.snapshot(),
+          region: config.server.region,
+          ...signing,
+          log: this.#log.child({ component: 'heartbeat' }),
+        });
+        this.#heartbeat.start();
+      }
     } catch (error) {
       await this.stop().catch(() => {});
       throw error;
@@ -182,6 +198,7 @@ export class Agent {
     this.#flushTimer = undefined;
     for (const source of this.#sources) this.#flush(source);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#heartbeat?.stop();
     await this.#uploader?.stop();
     await this.#status?.stop();
     await this.#buffer?.close();

@@ -102,6 +102,8 @@ export interface AgentConfig {
   /** upload.order: after an outage, live video before the backlog (two sessions) or everything in capture order. */
   videoUpload: { order: 'live-first' | 'oldest-first' };
   status: { port: number; host: string };
+  /** How often the agent posts its status to the server (agent/heartbeat.ts); 0 = never. */
+  heartbeat: { intervalMs: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -123,6 +125,7 @@ export const DEFAULTS = {
   maxBackoffMs: 30_000,
   statusPort: 4500,
   statusHost: '127.0.0.1',
+  heartbeatIntervalMs: 30_000,
   modbusIntervalMs: 5000,
   iec62056IntervalMs: 60_000,
   fragmentSeconds: 2,
@@ -174,7 +177,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     throw new AgentConfigError(`agent config ${file}: ${message}`);
   };
   const base = dirname(file);
-  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'cameras', 'status', 'logLevel']);
+  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'cameras', 'status', 'heartbeat', 'logLevel']);
 
   const deviceId = string(root, 'deviceId', '', fail, { required: true, pattern: /^[\w.:-]{1,128}$/, patternText: 'letters, digits, _ . : - (1 to 128)' })!;
 
@@ -234,6 +237,9 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     host: string(statusIn, 'host', 'status.', fail) ?? DEFAULTS.statusHost,
   };
 
+  const heartbeatIn = object(root['heartbeat'] ?? {}, 'heartbeat', fail, ['intervalMs']);
+  const heartbeat = { intervalMs: integer(heartbeatIn, 'intervalMs', 'heartbeat.', fail, { min: 0 }) ?? DEFAULTS.heartbeatIntervalMs };
+
   const logLevel = oneOf(root, 'logLevel', '', fail, ['debug', 'info', 'warn', 'error'] as const) ?? 'info';
 
   const cameras = parseCameras(root['cameras'], fail);
@@ -266,7 +272,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     });
   }
 
-  return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, logLevel };
+  return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, heartbeat, logLevel };
 }
 
 const CAMERA_FIELDS = ['name', 'source', 'stream', 'width', 'height', 'fps', 'fragmentSeconds', 'encoder', 'spool', 'tags', 'attachGps'];

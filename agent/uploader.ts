@@ -30,7 +30,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { DEFAULT_PEEK_BYTES, DEFAULT_PEEK_RECORDS, type BufferedRecord } from './buffer/index.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { signRequest } from '../lib/sigv4.js';
+import { signedPost } from './signed-post.js';
 
 /** What the uploader needs of the buffer (RecordBuffer has it). */
 export interface UploadSource {
@@ -344,42 +344,19 @@ export class Uploader implements RecordUploader {
   }
 
   #post(body: Buffer): Promise<{ status: number; body: string }> {
-    const endpoint = this.#endpoint;
-    const path = endpoint.pathname || '/';
-    let headers: Record<string, string> = {
-      host: endpoint.host,
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': TARGET,
-    };
-    const credentials = this.#options.credentials;
-    if (credentials) {
-      headers = signRequest({ method: 'POST', path, headers, body, ...credentials, region: this.#options.region, service: 'kinesis' });
-    }
-    const send = endpoint.protocol === 'https:' ? https.request : http.request;
-    return new Promise((resolve, reject) => {
-      const request = send(
-        {
-          protocol: endpoint.protocol,
-          hostname: endpoint.hostname.replace(/^\[|\]$/g, ''),
-          port: endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80),
-          path,
-          method: 'POST',
-          agent: this.#agent,
-          headers: { ...headers, 'content-length': String(body.length) },
-          timeout: this.#options.requestTimeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-          response.on('error', reject);
-        },
-      );
-      this.#requests.add(request);
-      request.on('close', () => this.#requests.delete(request));
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.#options.requestTimeoutMs} ms`)));
-      request.on('error', reject);
-      request.end(body);
+    return signedPost({
+      url: this.#endpoint,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': TARGET },
+      body,
+      ...(this.#options.credentials ? { credentials: this.#options.credentials } : {}),
+      region: this.#options.region,
+      service: 'kinesis',
+      timeoutMs: this.#options.requestTimeoutMs,
+      agent: this.#agent,
+      onRequest: (request) => {
+        this.#requests.add(request);
+        request.on('close', () => this.#requests.delete(request));
+      },
     });
   }
 

@@ -4,7 +4,10 @@ import type http2 from 'node:http2';
 import { readFile } from 'node:fs/promises';
 import { Logger, silentLogger } from '../lib/log.js';
 import { loadCredentialsFile } from './auth/credentials.js';
-import { verifySigV4 } from './auth/sigv4.js';
+import { verifySigV4, type SignedRequest } from './auth/sigv4.js';
+import { HEARTBEAT_PATH } from '../lib/heartbeat-protocol.js';
+import { DeviceRegistry, serveHeartbeat } from './console/heartbeats.js';
+import { isConsoleRequest, serveConsole, type ConsoleOptions } from './console/serve.js';
 import { DEFAULT_SETTINGS, type DataStreamsContext, type DataStreamsSettings } from './data-streams/context.js';
 import { loadKeyRing } from './data-streams/encryption.js';
 import { serveKinesis, type EndpointStats } from './data-streams/endpoint.js';
@@ -104,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await store.close();
     throw error;
   }
+  const verifySigned = credentials ? (request: SignedRequest) => verifySigV4(request, (accessKeyId) => credentials.get(accessKeyId), now()) : undefined;
   // Aborted at shutdown: PutMedia and GetMedia calls end themselves (PutMedia after its pending fragments are stored).
   const videoClosing = new AbortController();
   // Every PutMedia and GetMedia call listens for the shutdown: hundreds at once are normal.
@@ -113,9 +117,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     settings: { ...options.videoSettings, region: ctx.settings.region, accountId: ctx.settings.accountId },
     log,
     now,
-    ...(credentials ? { verify: (request) => void verifySigV4(request, (accessKeyId) => credentials.get(accessKeyId), now()) } : {}),
+    // From the data-stream store, which every node shares: a session opened on one node plays on any.
+    playbackSecret: await store.secret('kvs-playback-session'),
+    ...(verifySigned ? { verify: (request) => void verifySigned(request) } : {}),
     closing: { signal: videoClosing.signal },
   };
+  const devices = new DeviceRegistry(options.dataDir);
+  try {
+    await devices.load();
+  } catch (error) {
+    await Promise.all([store.close(), videoStore.close()]);
+    throw error;
+  }
+  const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, now, videoCtx, log, ...(credentials ? { credentials } : {}) };
   const stats: EndpointStats = { requests: new Map(), errors: new Map() };
   const inFlight = new Set<Promise<void>>();
 
@@ -129,6 +143,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (request.method === 'GET' && path === '/metrics') {
       response.setHeader('content-type', 'text/plain; version=0.0.4');
       response.end(metricsText(stats));
+      return;
+    }
+    if (path === HEARTBEAT_PATH) {
+      await serveHeartbeat(devices, verifySigned, now, request, response);
+      return;
+    }
+    if (isConsoleRequest(request.method, path)) {
+      await serveConsole(consoleOptions, request, response);
       return;
     }
     // Before any body is read: a PutMedia body is a stream that lasts as long as the camera sends.
@@ -196,7 +218,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
-        await Promise.all([store.close(), videoStore.close()]);
+        await Promise.all([store.close(), videoStore.close(), devices.flush()]);
         log.info('server stopped');
       })();
       return closing;

@@ -90,7 +90,7 @@ fi
 # ---------------------------------------------------------------------------
 build_stamp=dist/.rivulet-build-stamp
 src_dirs=()
-for d in cli lib ingest-server agent video hardware bench; do
+for d in cli lib ingest-server agent video hardware bench console; do
   if [[ -d "$d" ]]; then src_dirs+=("$d"); fi
 done
 
@@ -115,13 +115,14 @@ if ((have_sources)); then
 fi
 
 if ((need_build)); then
-  say "building (tsc -p tsconfig.build.json)"
+  say "building (tsc -p tsconfig.build.json, tsc -p tsconfig.console.json)"
   mkdir -p dist
   # Stamp taken *before* compiling, so an edit made during the build is seen
   # by the next run.
   # A stamp of its own per run, so two set-ups running at once do not trip over each other.
   new_stamp="$(mktemp dist/.rivulet-build-stamp.XXXXXX)"
-  if ! ./node_modules/.bin/tsc -p tsconfig.build.json >&2; then
+  # The server, then the browser console (DOM, ES modules served as they are).
+  if ! ./node_modules/.bin/tsc -p tsconfig.build.json >&2 || ! ./node_modules/.bin/tsc -p tsconfig.console.json >&2; then
     rm -f "$new_stamp"
     say "build failed"
     exit 1

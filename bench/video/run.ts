@@ -16,20 +16,17 @@
 import { CreateStreamCommand, KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
-import { openPutMedia, type PutMediaSession } from '../../agent/video/put-media-client.js';
-import type { Ack } from '../../ingest-server/video-streams/acks.js';
-import type { MkvBlock, MkvTrack } from '../../video/mkv/model.js';
+import { parseArgs } from 'node:util';
 import { MkvStreamReader } from '../../video/mkv/stream-reader.js';
-import { writeCluster, writeMkvHeader, writeTags } from '../../video/mkv/writer.js';
 import { startBenchServer, type BenchServer } from '../lib/processes.js';
+import { makeClip, type Clip } from '../lib/video-clip.js';
+import { Producer } from '../lib/video-producer.js';
 import { percentile, table } from '../lib/stats.js';
 
 // The project supports Node 20; the SDK's notice that its future releases will not is noise here.
@@ -53,91 +50,11 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const rivulet = `${root}dist/cli/rivulet.js`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A 4 Mbit/s 720p30 clip (x264, CBR, GOP = one fragment), made by gst-launch and split into GOPs. */
-async function makeClip(dir: string): Promise<{ tracks: MkvTrack[]; gops: MkvBlock[][]; bytesPerSecond: number }> {
-  const file = join(dir, 'clip.mkv');
-  const seconds = 10;
-  // Snow keeps the encoder at its bitrate (a still test pattern would compress to almost nothing).
-  await promisify(execFile)('gst-launch-1.0', [
-    '-q', 'videotestsrc', 'pattern=snow', `num-buffers=${seconds * FPS}`, '!',
-    `video/x-raw,width=1280,height=720,framerate=${FPS}/1,format=I420`, '!',
-    'x264enc', `bitrate=${BITRATE_KBPS}`, 'pass=cbr', 'tune=zerolatency', 'bframes=0', `key-int-max=${(FPS * FRAGMENT_MS) / 1000}`, 'speed-preset=ultrafast', '!',
-    'h264parse', '!', 'matroskamux', '!', 'filesink', `location=${file}`,
-  ]);
-  const reader = new MkvStreamReader();
-  const events = [...reader.push(await readFile(file)), ...reader.end()];
-  let tracks: MkvTrack[] = [];
-  const gops: MkvBlock[][] = [];
-  for (const event of events) {
-    if (event.type === 'header') tracks = event.header.tracks;
-    if (event.type !== 'cluster') continue;
-    // matroskamux may cut clusters inside a GOP: regroup the frames so each fragment starts with a keyframe.
-    for (const block of event.cluster.blocks) {
-      const frame = { ...block, timecode: event.cluster.timecode + block.timecode };
-      if (block.keyframe || gops.length === 0) gops.push([]);
-      gops.at(-1)!.push(frame);
-    }
-  }
-  for (const gop of gops) {
-    const start = gop[0]!.timecode;
-    for (const block of gop) block.timecode -= start;
-  }
-  const bytes = gops.flat().reduce((sum, block) => sum + block.data.length, 0);
-  return { tracks, gops, bytesPerSecond: bytes / seconds };
-}
-
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name); ticks are 1/100 s on Linux.
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** One producer: a PutMedia session that remembers when each fragment's last byte went out. */
-class Producer {
-  readonly sentAt = new Map<number, number>();
-  readonly persistedMs: number[] = [];
-  errors = 0;
-  persistedBytes = 0;
-  private readonly sizes = new Map<number, number>();
-  private lastTimecode = 0;
-  private readonly tags: Uint8Array;
-
-  private constructor(
-    readonly session: PutMediaSession,
-    stream: string,
-  ) {
-    this.tags = writeTags([{ name: 'DEVICE', value: stream }]);
-    session.on('ack', (ack: Ack) => {
-      if (ack.EventType === 'ERROR') this.errors += 1;
-      if (ack.EventType !== 'PERSISTED') return;
-      const sent = this.sentAt.get(ack.FragmentTimecode);
-      if (sent !== undefined) this.persistedMs.push(performance.now() - sent);
-      this.persistedBytes += this.sizes.get(ack.FragmentTimecode) ?? 0;
-    });
-  }
-
-  static async open(url: string, stream: string, tracks: MkvTrack[]): Promise<Producer> {
-    const session = await openPutMedia({ endpoint: url, streamName: stream, timecodeType: 'ABSOLUTE' });
-    const producer = new Producer(session, stream);
-    await session.write(writeMkvHeader(tracks, { writingApp: 'rivulet bench' }));
-    return producer;
-  }
-
-  /** Sends one GOP as a fragment stamped now (epoch ms, always increasing), with device tags as the agent sends them; resolves when written. */
-  async send(gop: MkvBlock[]): Promise<number> {
-    const timecode = Math.max(Date.now(), this.lastTimecode + 1);
-    this.lastTimecode = timecode;
-    const cluster = writeCluster(timecode, gop);
-    this.sizes.set(timecode, cluster.length);
-    await this.session.write(Buffer.concat([cluster, this.tags]));
-    this.sentAt.set(timecode, performance.now());
-    return timecode;
-  }
-
-  async close(): Promise<void> {
-    await this.session.end().catch(() => undefined);
-  }
 }
 
 async function createStreams(client: KinesisVideoClient, prefix: string, count: number): Promise<string[]> {
@@ -155,7 +72,7 @@ interface Throughput {
 }
 
 /** `sessions` producers sending GOPs back to back for `seconds`. */
-async function backToBack(server: BenchServer, client: KinesisVideoClient, clip: Awaited<ReturnType<typeof makeClip>>, sessions: number): Promise<Throughput> {
+async function backToBack(server: BenchServer, client: KinesisVideoClient, clip: Clip, sessions: number): Promise<Throughput> {
   const streams = await createStreams(client, `flat-${sessions}`, sessions);
   const producers = await Promise.all(streams.map((stream) => Producer.open(server.url, stream, clip.tracks)));
   const started = performance.now();
@@ -192,7 +109,7 @@ interface Paced {
 }
 
 /** `count` streams at camera pace for SECONDS; optionally one GetMedia NOW following the first. */
-async function paced(server: BenchServer, client: KinesisVideoClient, media: KinesisVideoMediaClient, clip: Awaited<ReturnType<typeof makeClip>>, count: number, followOne: boolean): Promise<Paced> {
+async function paced(server: BenchServer, client: KinesisVideoClient, media: KinesisVideoMediaClient, clip: Clip, count: number, followOne: boolean): Promise<Paced> {
   const streams = await createStreams(client, `paced-${count}`, count);
   const producers = await Promise.all(streams.map((stream) => Producer.open(server.url, stream, clip.tracks)));
 
@@ -264,7 +181,7 @@ const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '-');
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'rivulet-bench-video-'));
   try {
-    const clip = await makeClip(dir);
+    const clip = await makeClip(dir, { seconds: 10, fps: FPS, bitrateKbps: BITRATE_KBPS, gopMs: FRAGMENT_MS, width: 1280, height: 720 });
     const server = await startBenchServer('video', [rivulet, 'server', '--port', '{port}', '--data-dir', '{dir}', '--log-level', 'warn']);
     const config = { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, requestHandler: new NodeHttpHandler() };
     const client = new KinesisVideoClient(config);

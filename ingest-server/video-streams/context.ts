@@ -26,6 +26,11 @@ export interface VideoStreamsContext {
   log: Logger;
   now: () => number;
   /**
+   * Seals HLS/DASH session tokens. Kept by the store, so sessions outlive a restart and work on
+   * every node; absent where nothing plays media back (e.g. a retention job).
+   */
+  playbackSecret?: Buffer;
+  /**
    * Checks a request's SigV4 signature (throws a ServiceError); absent when the server runs
    * without credentials. `body` undefined (streaming PutMedia): only the signature over the
    * declared x-amz-content-sha256 is checked.

@@ -9,7 +9,12 @@ import { Input } from '../protocol/input.js';
 import type { VideoStreamsContext } from './context.js';
 import { getDataEndpoint, type RequestOrigin } from './data-endpoint.js';
 import { getMediaForFragmentList, listFragments } from './fragment-list.js';
+import { getClip } from './clip.js';
+import { DASH_PREFIX, DASH_ROUTES, getDASHStreamingSessionURL } from './dash.js';
 import { getMedia } from './get-media.js';
+import { HLS_PREFIX, HLS_ROUTES, getHLSStreamingSessionURL } from './hls.js';
+import { getImages } from './images.js';
+import type { PlaybackGet } from './playback-media.js';
 import { putMedia } from './put-media.js';
 import * as streams from './streams.js';
 import * as tags from './tags.js';
@@ -17,7 +22,8 @@ import * as tags from './tags.js';
 // Kinesis Video's REST-JSON front: one POST path per operation (the paths the AWS SDK v3 models
 // use), a JSON body in and out, errors as {__type, message} plus x-amzn-ErrorType. PutMedia's
 // body is a long-lived stream, so it is handed over unread; GetMedia and
-// GetMediaForFragmentList answer with streams of their own.
+// GetMediaForFragmentList answer with streams of their own. HLS and DASH players fetch
+// playlists and media with plain GETs that the session token in the query authorises.
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -44,17 +50,27 @@ const JSON_OPERATIONS: Record<string, JsonOperation> = {
   '/untagStream': control(tags.untagStream),
   '/listTagsForStream': control(tags.listTagsForStream),
   '/listFragments': listFragments,
+  '/getHLSStreamingSessionURL': control(getHLSStreamingSessionURL),
+  '/getDASHStreamingSessionURL': control(getDASHStreamingSessionURL),
+  '/getImages': control(getImages),
 };
 
 const STREAMING_OPERATIONS: Record<string, StreamingOperation> = {
   '/getMedia': getMedia,
   '/getMediaForFragmentList': getMediaForFragmentList,
+  '/getClip': getClip,
 };
+
+/** Playback GETs by path: /hls/v1/<file> and /dash/v1/<file>. */
+const PLAYBACK_GETS: Record<string, PlaybackGet> = Object.fromEntries([
+  ...Object.entries(HLS_ROUTES).map(([file, route]) => [HLS_PREFIX + file, route] as const),
+  ...Object.entries(DASH_ROUTES).map(([file, route]) => [DASH_PREFIX + file, route] as const),
+]);
 
 /** Whether a request target (query string allowed) is a Kinesis Video API path. */
 export function isVideoPath(path: string): boolean {
   const bare = withoutQuery(path);
-  return bare === PUT_MEDIA_PATH || Object.hasOwn(JSON_OPERATIONS, bare) || Object.hasOwn(STREAMING_OPERATIONS, bare);
+  return bare === PUT_MEDIA_PATH || Object.hasOwn(JSON_OPERATIONS, bare) || Object.hasOwn(STREAMING_OPERATIONS, bare) || Object.hasOwn(PLAYBACK_GETS, bare);
 }
 
 /** Serves one Kinesis Video request end to end: authentication, body, dispatch, and the error shape. */
@@ -63,6 +79,10 @@ export async function serveVideo(ctx: VideoStreamsContext, request: Request, res
   const path = withoutQuery(target);
   response.setHeader('x-amzn-requestid', randomUUID());
   try {
+    if (Object.hasOwn(PLAYBACK_GETS, path)) {
+      await servePlayback(ctx, PLAYBACK_GETS[path]!, request, response);
+      return;
+    }
     if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
     if (path === PUT_MEDIA_PATH) {
       ctx.verify?.({ method: request.method, path: target, headers: request.headers, body: undefined });
@@ -97,6 +117,21 @@ export async function serveVideo(ctx: VideoStreamsContext, request: Request, res
     response.setHeader('content-type', 'application/json');
     response.end(encoded.body);
   }
+}
+
+/** Serves a playback GET (HEAD too): no signature, the SessionToken in the query authorises it. */
+async function servePlayback(ctx: VideoStreamsContext, route: PlaybackGet, request: Request, response: Response): Promise<void> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') throw new ServiceError(`Only GET is served at ${withoutQuery(request.url ?? '/')}.`, 405);
+  // Players on other origins (a web page, the console on another port) fetch these directly.
+  response.setHeader('access-control-allow-origin', '*');
+  const reply = await route(ctx, new URL(request.url ?? '/', 'http://playback').searchParams);
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
+  response.statusCode = 200;
+  response.setHeader('content-type', reply.contentType);
+  response.setHeader('content-length', body.length);
+  response.setHeader('cache-control', reply.immutable ? 'max-age=86400' : 'no-cache');
+  if (request.method === 'HEAD') response.end();
+  else response.end(body);
 }
 
 /**

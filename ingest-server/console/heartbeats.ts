@@ -1,0 +1,127 @@
+// The server side of agent heartbeats: POST /agent/v1/heartbeat with the agent's status document
+// (AgentStatus of agent/status.ts) as JSON, SigV4-signed for service `rivulet` when the server has
+// credentials, answered 204. The latest status per deviceId is what the console's device list
+// shows; it is persisted to <dataDir>/devices.json so a restart does not empty the list.
+
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AgentStatus } from '../../agent/status.js';
+import type { SignedRequest, VerifiedIdentity } from '../auth/sigv4.js';
+import { readBody } from '../http/body.js';
+import { encodeError } from '../protocol/aws-json.js';
+import { InvalidSignatureException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
+import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../../lib/heartbeat-protocol.js';
+
+
+const MAX_HEARTBEAT_BYTES = 1024 * 1024;
+const MAX_DEVICE_ID_LENGTH = 256;
+const DEVICES_FILE = 'devices.json';
+
+/** A device as last heard from. */
+export interface DeviceHeartbeat {
+  deviceId: string;
+  /** Server clock, epoch ms. */
+  receivedAt: number;
+  status: AgentStatus;
+}
+
+/** The latest heartbeat per device, kept in memory and mirrored to <dataDir>/devices.json. */
+export class DeviceRegistry {
+  readonly #file: string;
+  readonly #devices = new Map<string, DeviceHeartbeat>();
+  // Writes are chained so an older list never overwrites a newer one.
+  #saving: Promise<void> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.#file = join(dataDir, DEVICES_FILE);
+  }
+
+  /** Reads the persisted list; a missing file is an empty list. */
+  async load(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.#file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const parsed = JSON.parse(text) as { devices?: DeviceHeartbeat[] };
+    for (const device of parsed.devices ?? []) this.#devices.set(device.deviceId, device);
+  }
+
+  /** Devices by deviceId. */
+  list(): DeviceHeartbeat[] {
+    return [...this.#devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  }
+
+  /** Keeps the status as its device's latest and persists the list. */
+  record(status: AgentStatus, receivedAt: number): Promise<void> {
+    this.#devices.set(status.deviceId, { deviceId: status.deviceId, receivedAt, status });
+    const text = JSON.stringify({ devices: this.list() });
+    // A failed write fails its own heartbeat only; the next one writes the whole list again.
+    this.#saving = this.#saving.catch(() => {}).then(async () => {
+      // Write then rename: a crash mid-write leaves the previous list, not half a file.
+      await writeFile(`${this.#file}.tmp`, text);
+      await rename(`${this.#file}.tmp`, this.#file);
+    });
+    return this.#saving;
+  }
+
+  /** Resolves once every accepted heartbeat is on disk (or its write has failed). */
+  flush(): Promise<void> {
+    return this.#saving.catch(() => {});
+  }
+}
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Serves POST /agent/v1/heartbeat: verifies, validates and records one status document. */
+export async function serveHeartbeat(
+  registry: DeviceRegistry,
+  verify: ((request: SignedRequest) => VerifiedIdentity) | undefined,
+  now: () => number,
+  request: Request,
+  response: Response,
+): Promise<void> {
+  try {
+    if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${HEARTBEAT_PATH}.`, 405);
+    const body = await readBody(request, MAX_HEARTBEAT_BYTES);
+    if (verify) {
+      const identity = verify({ method: request.method, path: request.url ?? HEARTBEAT_PATH, headers: request.headers, body });
+      if (identity.service !== HEARTBEAT_SERVICE) {
+        throw new InvalidSignatureException(`Credential should be scoped to correct service: '${HEARTBEAT_SERVICE}'.`);
+      }
+    }
+    await registry.record(agentStatusOf(body), now());
+    response.statusCode = 204;
+    response.end();
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    const encoded = encodeError('json', error);
+    response.statusCode = encoded.status;
+    for (const [name, value] of Object.entries(encoded.headers)) response.setHeader(name, value);
+    response.setHeader('content-type', 'application/json');
+    response.end(encoded.body);
+  }
+}
+
+/** The body as a status document: a JSON object with a deviceId; the rest is the agent's to define. */
+function agentStatusOf(body: Buffer): AgentStatus {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new SerializationException('The heartbeat body is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ValidationException('The heartbeat body must be a JSON object (the agent status).');
+  }
+  const deviceId = (parsed as { deviceId?: unknown }).deviceId;
+  if (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH) {
+    throw new ValidationException(`deviceId must be a string of 1 to ${MAX_DEVICE_ID_LENGTH} characters.`);
+  }
+  return parsed as AgentStatus;
+}
