@@ -75,6 +75,22 @@ export interface CameraConfig {
   tags: Record<string, string>;
   /** Attach the latest GPS fix to every fragment's tags. */
   attachGps: boolean;
+  /** Publish the camera live over WebRTC as its signaling channel's master. */
+  webrtc?: CameraWebRtcConfig;
+}
+
+/** A camera's WebRTC live view, defaults applied. */
+export interface CameraWebRtcConfig {
+  /** The signaling channel (it must exist on the server, like the camera's stream). */
+  channel: string;
+  /** Viewers at once; further offers are refused. */
+  maxViewers: number;
+  /** The live view's frame size and rate (the recording keeps the camera's own). */
+  width: number;
+  height: number;
+  fps: number;
+  /** Test cameras only: draw the send time into each frame (bench/webrtc measures latency with it). */
+  burnTimestamp: boolean;
 }
 
 /** The whole configuration, defaults applied. */
@@ -131,6 +147,10 @@ export const DEFAULTS = {
   fragmentSeconds: 2,
   cameraSpoolMaxBytes: 1024 * 1024 * 1024,
   cameraSpoolMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  webrtcMaxViewers: 4,
+  webrtcWidth: 640,
+  webrtcHeight: 360,
+  webrtcFps: 15,
 } as const;
 
 /** Per-type serial defaults: what the devices of that kind ship with. */
@@ -275,7 +295,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
   return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, heartbeat, logLevel };
 }
 
-const CAMERA_FIELDS = ['name', 'source', 'stream', 'width', 'height', 'fps', 'fragmentSeconds', 'encoder', 'spool', 'tags', 'attachGps'];
+const CAMERA_FIELDS = ['name', 'source', 'stream', 'width', 'height', 'fps', 'fragmentSeconds', 'encoder', 'spool', 'tags', 'attachGps', 'webrtc'];
 const CAMERA_SOURCE_FIELDS: Record<CameraSourceType, string[]> = {
   v4l2: ['type', 'device', 'format'],
   libcamera: ['type', 'cameraName'],
@@ -343,8 +363,30 @@ function parseCameras(raw: unknown, fail: (message: string) => never): CameraCon
     if (width !== undefined) camera.width = width;
     if (height !== undefined) camera.height = height;
     if (fps !== undefined) camera.fps = fps;
+    if (fields['webrtc'] !== undefined) camera.webrtc = parseWebRtc(fields['webrtc'], `${p}webrtc`, type, camera, fail);
     return camera;
   });
+}
+
+function parseWebRtc(raw: unknown, at: string, sourceType: CameraSourceType, camera: CameraConfig, fail: (message: string) => never): CameraWebRtcConfig {
+  const p = `${at}.`;
+  const fields = object(raw, at, fail, ['channel', 'maxViewers', 'width', 'height', 'fps', 'burnTimestamp']);
+  // Multiples of 8 and 2: GStreamer pads I420 rows to 4 bytes per plane, and a padded frame is not
+  // what the WebRTC video source takes.
+  const width = integer(fields, 'width', p, fail, { min: 64, max: 3840 }) ?? DEFAULTS.webrtcWidth;
+  if (width % 8 !== 0) fail(`${p}width must be a multiple of 8, got ${width}`);
+  const height = integer(fields, 'height', p, fail, { min: 48, max: 2160 }) ?? DEFAULTS.webrtcHeight;
+  if (height % 2 !== 0) fail(`${p}height must be even, got ${height}`);
+  const burnTimestamp = boolean(fields, 'burnTimestamp', p, fail) ?? false;
+  if (burnTimestamp && sourceType !== 'test') fail(`${p}burnTimestamp applies only to a camera of source type "test"`);
+  return {
+    channel: string(fields, 'channel', p, fail, { required: true, pattern: /^[a-zA-Z0-9_.-]{1,256}$/, patternText: 'a channel name: letters, digits, _ . - (1 to 256)' })!,
+    maxViewers: integer(fields, 'maxViewers', p, fail, { min: 1, max: 32 }) ?? DEFAULTS.webrtcMaxViewers,
+    width,
+    height,
+    fps: integer(fields, 'fps', p, fail, { min: 1, max: 60 }) ?? Math.min(camera.fps ?? DEFAULTS.webrtcFps, 60),
+    burnTimestamp,
+  };
 }
 
 const COMMON_SOURCE_FIELDS = ['type', 'name', 'port', 'stream', 'partitionKey', 'baudRate', 'dataBits', 'parity', 'stopBits', 'sampling', 'priority', 'onFull', 'attachGps'];

@@ -199,6 +199,14 @@ export function prometheus(status: AgentStatus): string {
     metric('rivulet_agent_camera_spool_bytes', 'gauge', 'Bytes waiting in the spool.', perCamera((c) => c.backlogBytes));
     metric('rivulet_agent_camera_spool_dropped_total', 'counter', 'Fragments dropped by the spool bounds (drop-oldest, reject-new, age).', perCamera((c) => c.dropped + c.rejected + c.expired));
     metric('rivulet_agent_camera_quarantined_total', 'counter', 'Fragments the server refused for their content.', perCamera((c) => c.quarantined));
+    const live = status.cameras.filter((camera) => camera.webrtc !== null);
+    if (live.length > 0) {
+      const perLive = (pick: (webrtc: NonNullable<CameraStatus['webrtc']>) => number) => live.map((camera): [Record<string, string>, number] => [{ camera: camera.name, channel: camera.webrtc!.channel }, pick(camera.webrtc!)]);
+      metric('rivulet_agent_camera_webrtc_viewers', 'gauge', 'WebRTC viewers watching now.', perLive((w) => w.viewers));
+      metric('rivulet_agent_camera_webrtc_refused_viewers_total', 'counter', 'WebRTC offers refused because maxViewers were watching.', perLive((w) => w.refusedViewers));
+      metric('rivulet_agent_camera_webrtc_signaling_connected', 'gauge', '1 while the signaling channel is connected.', perLive((w) => (w.signaling === 'connected' ? 1 : 0)));
+      metric('rivulet_agent_camera_webrtc_degraded', 'gauge', '1 while the live view runs at half rate and size to spare the CPU.', perLive((w) => (w.degraded ? 1 : 0)));
+    }
   }
   if (status.buffer) {
     metric('rivulet_agent_buffer_max_bytes', 'gauge', 'The buffer bound.', [[{}, status.buffer.maxBytes]]);

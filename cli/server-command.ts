@@ -37,6 +37,7 @@ export interface ServerCommandOptions {
   accountId: string;
   mqttPort?: number;
   mqttConfig?: string;
+  iceServers?: string;
   logLevel: LogLevel;
 }
 
@@ -57,6 +58,7 @@ export function withServerOptions(command: Command): Command {
     .addOption(new Option('--account-id <id>', 'account id used in ARNs and messages').default('000000000000'))
     .addOption(new Option('--mqtt-port <port>', 'port for the MQTT 3.1.1 broker (TLS with --tls-cert); stores what --mqtt-config routes').argParser(port))
     .addOption(new Option('--mqtt-config <file>', 'JSON file of MQTT routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}'))
+    .addOption(new Option('--ice-servers <file>', 'JSON file of STUN/TURN servers for WebRTC peers: {"stun":["stun:host:3478"],"turn":[{"uris":["turn:host:3478"],"secret":"<coturn static-auth-secret>"}]}'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').argParser(logLevel));
 }
 
@@ -73,6 +75,7 @@ export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): S
     ...(options.encryptionKeys ? { encryptionKeysFile: resolve(options.encryptionKeys) } : {}),
     ...(options.mqttPort !== undefined ? { mqttPort: options.mqttPort } : {}),
     ...(options.mqttConfig ? { mqttConfigFile: resolve(options.mqttConfig) } : {}),
+    ...(options.iceServers ? { iceServersFile: resolve(options.iceServers) } : {}),
     enforceThroughput: Boolean(options.enforceThroughput),
     settings: { shardLimit: options.shardLimit, stateChangeMs: options.stateChangeMs, region: options.region, accountId: options.accountId },
     log,

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import { Logger, silentLogger } from '../lib/log.js';
 import { loadCredentialsFile } from './auth/credentials.js';
 import { verifySigV4, type SignedRequest } from './auth/sigv4.js';
@@ -21,6 +22,11 @@ import { startMqttBroker, type RunningMqttBroker } from './mqtt/broker.js';
 import { loadMqttConfig } from './mqtt/routes.js';
 import { encodeError, formatOf } from './protocol/aws-json.js';
 import { ServiceError } from './protocol/errors.js';
+import { JsonChannelStore } from './signaling/channel-store.js';
+import type { SignalingContext } from './signaling/context.js';
+import { SignalingHub } from './signaling/hub.js';
+import { loadIceServers, NO_ICE_SERVERS } from './signaling/ice-servers.js';
+import { acceptSignalingUpgrade, isSignalingPath } from './signaling/websocket.js';
 import type { DataStreamStore } from './storage/data-stream-store.js';
 import { SqliteDataStreamStore } from './storage/sqlite/data-stream-store.js';
 import { SqliteVideoStore } from './storage/sqlite/video-store.js';
@@ -57,6 +63,8 @@ export interface ServerOptions {
   mqttPort?: number;
   /** JSON file of MQTT topic → stream routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}. */
   mqttConfigFile?: string;
+  /** JSON file of STUN/TURN servers for WebRTC peers: {"stun":["stun:host:3478"],"turn":[{"uris":["turn:host:3478"],"secret":"…"}]}. */
+  iceServersFile?: string;
 }
 
 export interface RunningServer {
@@ -87,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new ServerOptionsError('--mqtt-port and --mqtt-config go together: the broker stores only what the routes map to streams.');
   }
   const mqttConfig = options.mqttConfigFile !== undefined ? await loadMqttConfig(options.mqttConfigFile) : undefined;
+  const iceServers = options.iceServersFile !== undefined ? await loadIceServers(options.iceServersFile) : NO_ICE_SERVERS;
   const tls = options.tls ? { cert: await readFile(options.tls.certFile), key: await readFile(options.tls.keyFile) } : undefined;
 
   const store = options.store ?? new SqliteDataStreamStore(options.dataDir, { now });
@@ -122,14 +131,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(verifySigned ? { verify: (request) => void verifySigned(request) } : {}),
     closing: { signal: videoClosing.signal },
   };
+  const channels = new JsonChannelStore(options.dataDir);
+  const signaling: SignalingContext = {
+    channels,
+    hub: new SignalingHub(),
+    ice: iceServers,
+    settings: videoCtx.settings,
+    now,
+    ...(videoCtx.verify ? { verify: videoCtx.verify } : {}),
+  };
   const devices = new DeviceRegistry(options.dataDir);
   try {
-    await devices.load();
+    await Promise.all([devices.load(), channels.load()]);
   } catch (error) {
     await Promise.all([store.close(), videoStore.close()]);
     throw error;
   }
-  const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, now, videoCtx, log, ...(credentials ? { credentials } : {}) };
+  const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, now, videoCtx, signaling, log, ...(credentials ? { credentials } : {}) };
   const stats: EndpointStats = { requests: new Map(), errors: new Map() };
   const inFlight = new Set<Promise<void>>();
 
@@ -155,7 +173,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     // Before any body is read: a PutMedia body is a stream that lasts as long as the camera sends.
     if (isVideoPath(path)) {
-      await serveVideo(videoCtx, request, response);
+      await serveVideo(videoCtx, request, response, signaling);
       return;
     }
     const format = formatOf(header(request, 'content-type'));
@@ -175,7 +193,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
 
-  const listener: Listener = await listen({ host, port: options.port ?? 4567, ...(tls ? { tls } : {}) }, (request, response) => {
+  const upgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isSignalingPath(request.url ?? '/')) {
+      socket.destroy();
+      return;
+    }
+    const work = acceptSignalingUpgrade(signaling, request, socket, head).catch((error) => {
+      log.error('signaling upgrade failed', { error });
+      socket.destroy();
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+  const listener: Listener = await listen({ host, port: options.port ?? 4567, upgrade, ...(tls ? { tls } : {}) }, (request, response) => {
     const work = handle(request, response).catch((error) => {
       log.error('request failed', { error });
       if (!response.headersSent) response.statusCode = 500;
@@ -215,6 +245,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         clearInterval(trimmer);
         ctx.subscriptions.endAll();
         videoClosing.abort();
+        signaling.hub.closeAll();
         // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);

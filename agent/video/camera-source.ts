@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../../lib/log.js';
 import { Fragmenter, type Fragment } from '../../video/fragmenter.js';
 import type { MkvHeader, MkvTrack, SimpleTag } from '../../video/mkv/model.js';
 import { writeCluster, writeMkvHeader, writeTags } from '../../video/mkv/writer.js';
-import { GstCapture, type CaptureState } from '../../video/gstreamer/capture.js';
+import { GstCapture, type CaptureState, type RawFrame } from '../../video/gstreamer/capture.js';
 import { buildCapturePipeline, chooseEncoder, type CaptureSource, type EncoderChoice, type EncoderName } from '../../video/gstreamer/pipeline.js';
 import { bestFormat, discoverCameras, type VideoDevice } from '../../hardware/camera/discovery.js';
 import type { GpsFix } from '../agent.js';
@@ -46,9 +46,13 @@ export function capturePipelineFor(camera: CameraConfig, source: CaptureSource, 
     ...(camera.width !== undefined ? { width: camera.width } : {}),
     ...(camera.height !== undefined ? { height: camera.height } : {}),
     ...(camera.fps !== undefined ? { fps: camera.fps } : {}),
+    ...(camera.webrtc ? { raw: { width: camera.webrtc.width, height: camera.webrtc.height } } : {}),
   });
   return { encoder, description };
 }
+
+/** The raw branch's appsink: buildCapturePipeline's default name. */
+const RAW_SINK = 'raw';
 
 /** Options of {@link CameraSource}. */
 export interface CameraSourceOptions {
@@ -59,6 +63,8 @@ export interface CameraSourceOptions {
   encoders: readonly EncoderName[];
   /** The latest GPS fix, for attachGps. */
   gps?: () => GpsFix | undefined;
+  /** Where the raw branch's frames go, for a camera with webrtc. */
+  live?: (frame: RawFrame) => void;
   log?: Logger;
 }
 
@@ -104,8 +110,10 @@ export class CameraSource {
     const { encoder, description } = capturePipelineFor(config, captureSourceFor(config.source, devices), this.#options.encoders);
     this.#encoder = encoder;
     this.#pipeline = description;
-    const capture = new GstCapture({ description: () => description, log: this.#log });
+    const live = this.#options.live;
+    const capture = new GstCapture({ description: () => description, log: this.#log, ...(config.webrtc ? { rawSinkName: RAW_SINK } : {}) });
     this.#capture = capture;
+    if (live) capture.onRawFrame(live);
     capture.onHeader((header) => this.#onHeader(header));
     capture.onFrame((frame) => this.#spool(this.#fragmenter.push(frame)));
     capture.onState((state, reason) => {

@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/log.js';
 import { availableEncoders } from '../../video/gstreamer/encoders.js';
 import type { GpsFix } from '../agent.js';
 import type { AgentConfig } from '../config.js';
+import type { WebRtcPublisher, WebRtcStatus } from '../webrtc/live-view.js';
 import { CameraSource } from './camera-source.js';
 import { FragmentSpool } from './spool.js';
 import { VideoUploader } from './video-uploader.js';
@@ -36,6 +37,8 @@ export interface CameraStatus {
   uploadSessions: number;
   lastPersistedAt: number | null;
   lastError: string | null;
+  /** The live view, for a camera with webrtc. */
+  webrtc: WebRtcStatus | null;
 }
 
 /** Folder of the spool inside dataDir. */
@@ -45,7 +48,7 @@ export const VIDEO_DIR = 'video';
 export class Cameras {
   private constructor(
     private readonly spool: FragmentSpool,
-    private readonly sources: { config: AgentConfig['cameras'][number]; source: CameraSource }[],
+    private readonly sources: { config: AgentConfig['cameras'][number]; source: CameraSource; publisher: WebRtcPublisher | undefined }[],
     private readonly uploader: VideoUploader,
   ) {}
 
@@ -64,16 +67,26 @@ export class Cameras {
     });
     // Each running camera keeps one libuv pool job (its appsink pull) blocked; SQLite and file I/O
     // share that pool, so leave them room.
+    // A live view's raw branch keeps a second pull blocked.
+    const pulls = config.cameras.reduce((sum, camera) => sum + (camera.webrtc ? 2 : 1), 0);
     const pool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
-    if (config.cameras.length + 2 > pool) log.warn('few libuv pool threads for this many cameras: set UV_THREADPOOL_SIZE', { cameras: config.cameras.length, threads: pool, atLeast: config.cameras.length + 2 });
+    if (pulls + 2 > pool) log.warn('few libuv pool threads for this many cameras: set UV_THREADPOOL_SIZE', { cameras: config.cameras.length, threads: pool, atLeast: pulls + 2 });
     const encoders = await availableEncoders();
-    const sources = config.cameras.map((camera) => ({
-      config: camera,
-      source: new CameraSource({ config: camera, deviceId: config.deviceId, spool, encoders, gps, log: log.child({ camera: camera.name }) }),
-    }));
+    // WebRTC's native library is loaded only by an agent that publishes a live view.
+    const webrtc = config.cameras.some((camera) => camera.webrtc) ? await import('../webrtc/live-view.js') : undefined;
+    const sources = config.cameras.map((camera) => {
+      const cameraLog = log.child({ camera: camera.name });
+      const publisher = camera.webrtc ? webrtc?.createPublisher(camera.webrtc, config.server, cameraLog.child({ component: 'webrtc' })) : undefined;
+      return {
+        config: camera,
+        source: new CameraSource({ config: camera, deviceId: config.deviceId, spool, encoders, gps, log: cameraLog, ...(publisher ? { live: (frame) => publisher.push(frame) } : {}) }),
+        publisher,
+      };
+    });
     const cameras = new Cameras(spool, sources, uploader);
     uploader.start();
     try {
+      for (const { publisher } of sources) publisher?.start();
       for (const { source } of sources) await source.start();
     } catch (error) {
       await cameras.stop();
@@ -85,12 +98,13 @@ export class Cameras {
   /** Stops capturing (spooling the last fragments), ends the upload sessions, closes the spool. */
   async stop(): Promise<void> {
     await Promise.allSettled(this.sources.map(({ source }) => source.stop()));
+    await Promise.allSettled(this.sources.map(({ publisher }) => publisher?.stop()));
     await this.uploader.stop();
     await this.spool.close();
   }
 
   status(): CameraStatus[] {
-    return this.sources.map(({ config, source }) => {
+    return this.sources.map(({ config, source, publisher }) => {
       const captured = source.status();
       const spooled = this.spool.stats(config.name);
       const upload = this.uploader.stats(config.name)!;
@@ -114,6 +128,7 @@ export class Cameras {
         uploadSessions: upload.sessions,
         lastPersistedAt: upload.lastPersistedAt,
         lastError: captured.lastError ?? upload.lastError?.message ?? null,
+        webrtc: publisher?.status() ?? null,
       };
     });
   }

@@ -15,3 +15,10 @@ export function processIo(pid: number | 'self'): { writeBytes: number; wchar: nu
   const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { writeBytes: field('write_bytes'), wchar: field('wchar') };
 }
+
+/** CPU time the process has used so far (user + system), in seconds. */
+export function cpuSeconds(pid: number | 'self'): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name); ticks are 1/100 s on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

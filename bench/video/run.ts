@@ -16,7 +16,6 @@
 import { CreateStreamCommand, KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import { MkvStreamReader } from '../../video/mkv/stream-reader.js';
 import { startBenchServer, type BenchServer } from '../lib/processes.js';
 import { makeClip, type Clip } from '../lib/video-clip.js';
 import { Producer } from '../lib/video-producer.js';
+import { cpuSeconds } from '../lib/proc.js';
 import { percentile, table } from '../lib/stats.js';
 
 // The project supports Node 20; the SDK's notice that its future releases will not is noise here.
@@ -49,13 +49,6 @@ const TARGETS = { streams: 100, persistedP99Ms: 100 };
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const rivulet = `${root}dist/cli/rivulet.js`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name); ticks are 1/100 s on Linux.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function createStreams(client: KinesisVideoClient, prefix: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, index) => `${prefix}-${index}`);

@@ -20,6 +20,21 @@ export interface VideoStreamSummary {
   live: boolean;
 }
 
+/** A signaling channel; one named like a video stream offers its WebRTC live view. */
+export interface SignalingChannelSummary {
+  name: string;
+  arn: string;
+  type: string;
+}
+
+/** What GET /console/api/webrtc/<channel> answers: a WebSocket URL ready to open (presigned when the server checks signatures). */
+export interface WebRtcEndpoint {
+  channelArn: string;
+  clientId: string;
+  wsUrl: string;
+  iceServers: RTCIceServer[];
+}
+
 /** A record as the console API decodes it. */
 export interface ConsoleRecord {
   position: number;

@@ -1,12 +1,15 @@
 // A video stream: an hls.js player (LIVE by default, low-latency settings), a timeline of recorded
 // fragments where a click replays from that moment (an ON_DEMAND session), thumbnails from
-// GetImages along the timeline, and a clip download (GetClip) of the selected range.
+// GetImages along the timeline, and a clip download (GetClip) of the selected range. When a
+// signaling channel has the stream's name, "Live (WebRTC)" plays the channel's master directly
+// instead, back to HLS when that fails.
 
 import type HlsType from 'hls.js';
-import { playback, getJson, type TimelineFragment } from './api.js';
+import { playback, getJson, type SignalingChannelSummary, type TimelineFragment } from './api.js';
 import { el, svg } from './dom.js';
 import { clock } from './format.js';
 import type { Page } from './page.js';
+import { startWebRtcView } from './webrtc-view.js';
 
 // hls.js is loaded as a classic script (/console/hls.min.js) and sets this global.
 declare const Hls: typeof HlsType;
@@ -20,6 +23,8 @@ const MIN_SAMPLING_MS = 3000;
 
 type Mode = 'LIVE' | 'ON_DEMAND';
 
+const WEBRTC_STATE_TEXT = { connecting: 'WebRTC connecting…', connected: 'WebRTC connected', failed: 'WebRTC failed' } as const;
+
 /** Shows one video stream's player, timeline, thumbnails and clip download. */
 export const videoStreamPage: Page = (root, name) => {
   const video = el('video', { id: 'player', muted: true, autoplay: true, playsinline: true, controls: true });
@@ -28,6 +33,9 @@ export const videoStreamPage: Page = (root, name) => {
   const position = el('span', { id: 'playing-at', class: 'muted' });
   const message = el('p', { class: 'error', hidden: true });
   const liveButton = el('button', { type: 'button', id: 'go-live', onclick: () => void start('LIVE') }, 'Go live');
+  const webrtcButton = el('button', { type: 'button', id: 'webrtc-live', hidden: true, onclick: () => startWebRtc() }, 'Live (WebRTC)');
+  const webrtcState = el('span', { id: 'webrtc-state', class: 'muted' });
+  const latency = el('span', { id: 'webrtc-latency', class: 'muted', title: 'Estimate from the browser\'s WebRTC statistics: jitter buffer delay plus half the round trip; capture and encoding at the camera are not included.' });
   const timeline = el('div', { id: 'timeline', class: 'timeline' });
   const thumbnails = el('div', { id: 'thumbnails', class: 'thumbnails' });
   const selection = el('span', { id: 'selection', class: 'muted' });
@@ -36,7 +44,7 @@ export const videoStreamPage: Page = (root, name) => {
     el('h2', {}, el('a', { href: '#/' }, 'Overview'), ' / ', name),
     message,
     el('div', { class: 'player' }, video),
-    el('div', { class: 'controls' }, modeBadge, liveButton, position),
+    el('div', { class: 'controls' }, modeBadge, liveButton, webrtcButton, position, webrtcState, latency),
     el('h3', {}, 'Recorded'),
     timeline,
     thumbnails,
@@ -44,6 +52,9 @@ export const videoStreamPage: Page = (root, name) => {
   );
 
   let hls: HlsType | undefined;
+  let stopWebRtc: (() => void) | undefined;
+  // Counts playback requests, so an HLS session that opens after the user moved on is dropped.
+  let requested = 0;
   let fragments: TimelineFragment[] = [];
   let selected: { startMs: number; endMs: number } | undefined;
   let disposed = false;
@@ -56,14 +67,21 @@ export const videoStreamPage: Page = (root, name) => {
 
   /** Opens an HLS session on the server and plays it; ON_DEMAND replays from `fromMs`. */
   const start = async (mode: Mode, fromMs?: number) => {
+    const request = ++requested;
     message.hidden = true;
+    if (stopWebRtc) {
+      stopWebRtc();
+      stopWebRtc = undefined;
+      webrtcState.textContent = '';
+    }
+    latency.textContent = '';
     const selector =
       mode === 'LIVE'
         ? { FragmentSelectorType: 'SERVER_TIMESTAMP' }
         : { FragmentSelectorType: 'PRODUCER_TIMESTAMP', TimestampRange: { StartTimestamp: fromMs! / 1000, EndTimestamp: Math.min(Date.now(), fromMs! + REPLAY_SPAN_MS) / 1000 } };
     try {
       const answer = (await (await playback('getHLSStreamingSessionURL', { StreamName: name, PlaybackMode: mode, HLSFragmentSelector: selector, ContainerFormat: 'FRAGMENTED_MP4', Expires: 3600 })).json()) as { HLSStreamingSessionURL: string };
-      if (disposed) return;
+      if (disposed || request !== requested) return;
       hls?.destroy();
       hls = new Hls(
         mode === 'LIVE'
@@ -85,6 +103,40 @@ export const videoStreamPage: Page = (root, name) => {
       });
     } catch (error) {
       fail('Cannot start playback', error);
+    }
+  };
+
+  /** Plays the stream's signaling channel over WebRTC; HLS LIVE takes over if that fails. */
+  const startWebRtc = () => {
+    requested++;
+    stopWebRtc?.();
+    hls?.destroy();
+    hls = undefined;
+    position.textContent = '';
+    video.dataset['mode'] = 'WEBRTC';
+    modeBadge.textContent = 'LIVE (WebRTC)';
+    modeBadge.className = 'badge live';
+    stopWebRtc = startWebRtcView(video, name, {
+      state: (state, reason) => {
+        webrtcState.dataset['state'] = state;
+        webrtcState.textContent = state === 'failed' ? `${WEBRTC_STATE_TEXT.failed} (${reason}): playing HLS instead` : WEBRTC_STATE_TEXT[state];
+        if (state !== 'failed' || disposed) return;
+        stopWebRtc = undefined;
+        void start('LIVE');
+      },
+      latency: (ms) => {
+        latency.dataset['ms'] = String(ms);
+        latency.textContent = `≈ ${ms} ms behind (estimate)`;
+      },
+    });
+  };
+
+  const offerWebRtc = async () => {
+    try {
+      const { channels } = await getJson<{ channels: SignalingChannelSummary[] }>('signaling-channels');
+      webrtcButton.hidden = !channels.some((channel) => channel.name === name);
+    } catch (error) {
+      fail('Cannot list signaling channels', error);
     }
   };
 
@@ -174,11 +226,13 @@ export const videoStreamPage: Page = (root, name) => {
   };
 
   void start('LIVE');
+  void offerWebRtc();
   void loadTimeline();
   const timer = window.setInterval(() => void loadTimeline(), TIMELINE_REFRESH_MS);
   return () => {
     disposed = true;
     window.clearInterval(timer);
     hls?.destroy();
+    stopWebRtc?.();
   };
 };

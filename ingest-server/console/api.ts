@@ -1,12 +1,19 @@
 // The console's JSON API (GET /console/api/...): what the browser console shows, read straight
 // from the stores. Shapes are the console's own, not AWS's: one call per view, payloads decoded.
+// The WebRTC live view gets its signaling WebSocket URL here, presigned on the browser's behalf.
 
+import { randomUUID } from 'node:crypto';
+import { presignUrl } from '../../lib/sigv4.js';
 import type { DataStreamsContext } from '../data-streams/context.js';
 import type { StoredRecord, StreamState } from '../data-streams/model.js';
 import { formatShardId } from '../data-streams/sequence-number.js';
 import { visibleShards, openShards } from '../data-streams/shards.js';
 import { statusOf } from '../data-streams/streams.js';
 import { ResourceNotFoundException, ValidationException } from '../protocol/errors.js';
+import { Input } from '../protocol/input.js';
+import { getSignalingChannelEndpoint } from '../signaling/channels.js';
+import type { SignalingContext } from '../signaling/context.js';
+import { getIceServerConfig } from '../signaling/ice-servers.js';
 import type { VideoStore } from '../storage/video-store.js';
 import type { DeviceRegistry } from './heartbeats.js';
 import { TILE_URL, tilesReachable } from './map-tiles.js';
@@ -16,7 +23,14 @@ export interface ConsoleSources {
   data: DataStreamsContext;
   video: VideoStore;
   devices: DeviceRegistry;
+  signaling: SignalingContext;
   now: () => number;
+}
+
+/** Who asks: where the browser reached the server, and the keys it signed in with (when the server has credentials). */
+export interface ConsoleCaller {
+  origin: string;
+  keys?: { accessKeyId: string; secretAccessKey: string };
 }
 
 // Records/s is averaged over this window; the record view starts this far back.
@@ -28,15 +42,19 @@ const READ_MAX_BYTES = 4 * 1024 * 1024;
 // A video stream counts as live while its newest fragment ended this recently.
 const LIVE_WITHIN_MS = 10_000;
 const MAX_TIMELINE_FRAGMENTS = 5000;
+// The viewer opens the WebSocket right away; the signature only has to outlive that.
+const WEBSOCKET_URL_EXPIRES_SECONDS = 300;
 
 /** Answers one console API path (after /console/api); undefined when no route matches. */
-export async function consoleApi(sources: ConsoleSources, path: string, query: URLSearchParams): Promise<unknown | undefined> {
+export async function consoleApi(sources: ConsoleSources, path: string, query: URLSearchParams, caller: ConsoleCaller): Promise<unknown | undefined> {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 1 && parts[0] === 'data-streams') return listDataStreams(sources);
   if (parts.length === 3 && parts[0] === 'data-streams' && parts[2] === 'records') return tailRecords(sources, parts[1]!, query);
   if (parts.length === 1 && parts[0] === 'video-streams') return listVideoStreams(sources);
   if (parts.length === 3 && parts[0] === 'video-streams' && parts[2] === 'fragments') return fragmentTimeline(sources, parts[1]!, query);
   if (parts.length === 1 && parts[0] === 'devices') return { devices: sources.devices.list(), now: sources.now() };
+  if (parts.length === 1 && parts[0] === 'signaling-channels') return listSignalingChannels(sources);
+  if (parts.length === 2 && parts[0] === 'webrtc') return webRtcViewer(sources, parts[1]!, caller);
   if (parts.length === 1 && parts[0] === 'map-tiles') return { reachable: await tilesReachable(Date.now()), tileUrl: TILE_URL };
   return undefined;
 }
@@ -152,6 +170,37 @@ async function listVideoStreams(sources: ConsoleSources) {
     }),
   );
   return { streams: listed.sort((a, b) => a.name.localeCompare(b.name)), now };
+}
+
+async function listSignalingChannels(sources: ConsoleSources) {
+  const channels = await sources.signaling.channels.list();
+  return { channels: channels.map((state) => ({ name: state.name, arn: state.arn, type: state.type })).sort((a, b) => a.name.localeCompare(b.name)) };
+}
+
+/**
+ * What a browser needs to join a channel as a viewer: a fresh client id, the signaling WebSocket
+ * URL with the channel and client id in its query (presigned with the caller's keys, since a
+ * browser cannot sign), and the ICE servers with TURN credentials minted for that client id.
+ */
+async function webRtcViewer(sources: ConsoleSources, name: string, caller: ConsoleCaller) {
+  const ctx = sources.signaling;
+  const state = (await ctx.channels.list()).find((channel) => channel.name === name);
+  if (!state) throw new ResourceNotFoundException(`Signaling channel ${name} not found.`);
+  const clientId = `console-${randomUUID()}`;
+  const endpoints = (await getSignalingChannelEndpoint(ctx, Input.of({ ChannelARN: state.arn, SingleMasterChannelEndpointConfiguration: { Protocols: ['WSS'], Role: 'VIEWER' } }), caller)) as {
+    ResourceEndpointList: { ResourceEndpoint: string }[];
+  };
+  const url = `${endpoints.ResourceEndpointList[0]!.ResourceEndpoint}?${new URLSearchParams({ 'X-Amz-ChannelARN': state.arn, 'X-Amz-ClientId': clientId })}`;
+  const ice = (await getIceServerConfig(ctx, Input.of({ ChannelARN: state.arn, ClientId: clientId, Service: 'TURN' }))) as {
+    IceServerList: { Uris: string[]; Username?: string; Password?: string }[];
+  };
+  return {
+    channelArn: state.arn,
+    clientId,
+    wsUrl: caller.keys ? presignUrl({ url, ...caller.keys, region: ctx.settings.region, service: 'kinesisvideo', expiresSeconds: WEBSOCKET_URL_EXPIRES_SECONDS, now: ctx.now() }) : url,
+    // RTCIceServer's shape, which the browser hands straight to RTCPeerConnection.
+    iceServers: ice.IceServerList.map((server) => ({ urls: server.Uris, ...(server.Username ? { username: server.Username, credential: server.Password } : {}) })),
+  };
 }
 
 /** Fragments by producer time in [startMs, endMs] (default: the last hour). */

@@ -5,8 +5,8 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { JsonDocument } from '../../lib/json-document.js';
 import type { AgentStatus } from '../../agent/status.js';
 import type { SignedRequest, VerifiedIdentity } from '../auth/sigv4.js';
 import { readBody } from '../http/body.js';
@@ -29,26 +29,17 @@ export interface DeviceHeartbeat {
 
 /** The latest heartbeat per device, kept in memory and mirrored to <dataDir>/devices.json. */
 export class DeviceRegistry {
-  readonly #file: string;
+  readonly #document: JsonDocument<{ devices: DeviceHeartbeat[] }>;
   readonly #devices = new Map<string, DeviceHeartbeat>();
-  // Writes are chained so an older list never overwrites a newer one.
-  #saving: Promise<void> = Promise.resolve();
 
   constructor(dataDir: string) {
-    this.#file = join(dataDir, DEVICES_FILE);
+    this.#document = new JsonDocument(join(dataDir, DEVICES_FILE));
   }
 
   /** Reads the persisted list; a missing file is an empty list. */
   async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const parsed = JSON.parse(text) as { devices?: DeviceHeartbeat[] };
-    for (const device of parsed.devices ?? []) this.#devices.set(device.deviceId, device);
+    const stored = await this.#document.read();
+    for (const device of stored?.devices ?? []) this.#devices.set(device.deviceId, device);
   }
 
   /** Devices by deviceId. */
@@ -56,22 +47,15 @@ export class DeviceRegistry {
     return [...this.#devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
   }
 
-  /** Keeps the status as its device's latest and persists the list. */
+  /** Keeps the status as its device's latest and persists the list; a failed write fails this heartbeat only. */
   record(status: AgentStatus, receivedAt: number): Promise<void> {
     this.#devices.set(status.deviceId, { deviceId: status.deviceId, receivedAt, status });
-    const text = JSON.stringify({ devices: this.list() });
-    // A failed write fails its own heartbeat only; the next one writes the whole list again.
-    this.#saving = this.#saving.catch(() => {}).then(async () => {
-      // Write then rename: a crash mid-write leaves the previous list, not half a file.
-      await writeFile(`${this.#file}.tmp`, text);
-      await rename(`${this.#file}.tmp`, this.#file);
-    });
-    return this.#saving;
+    return this.#document.save({ devices: this.list() });
   }
 
   /** Resolves once every accepted heartbeat is on disk (or its write has failed). */
   flush(): Promise<void> {
-    return this.#saving.catch(() => {});
+    return this.#document.flush();
   }
 }
 

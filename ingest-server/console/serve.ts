@@ -17,7 +17,8 @@ import { encodeError } from '../protocol/aws-json.js';
 import { InternalFailure, ServiceError } from '../protocol/errors.js';
 import type { VideoStreamsContext } from '../video-streams/context.js';
 import { serveVideo } from '../video-streams/endpoint.js';
-import { consoleApi, type ConsoleSources } from './api.js';
+import { consoleApi, type ConsoleCaller, type ConsoleSources } from './api.js';
+import { originOf } from '../http/origin.js';
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -53,7 +54,8 @@ export function isConsoleRequest(method: string | undefined, target: string): bo
 export async function serveConsole(options: ConsoleOptions, request: Request, response: Response): Promise<void> {
   const target = request.url ?? '/';
   const path = pathOf(target);
-  if (options.credentials && !basicAuthorized(options.credentials, request.headers.authorization)) {
+  const keys = options.credentials && basicAuthorized(options.credentials, request.headers.authorization);
+  if (options.credentials && !keys) {
     response.statusCode = 401;
     response.setHeader('www-authenticate', 'Basic realm="Rivulet console", charset="UTF-8"');
     response.setHeader('content-type', 'text/plain; charset=utf-8');
@@ -65,7 +67,8 @@ export async function serveConsole(options: ConsoleOptions, request: Request, re
     return;
   }
   if (path.startsWith(API_PREFIX)) {
-    await answerApi(options, path.slice(API_PREFIX.length), new URL(target, 'http://console').searchParams, request, response);
+    const caller: ConsoleCaller = { origin: originOf(request), ...(keys ? { keys } : {}) };
+    await answerApi(options, path.slice(API_PREFIX.length), new URL(target, 'http://console').searchParams, caller, request, response);
     return;
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -93,10 +96,10 @@ export async function serveConsole(options: ConsoleOptions, request: Request, re
   else response.end(bytes);
 }
 
-async function answerApi(options: ConsoleOptions, route: string, query: URLSearchParams, request: Request, response: Response): Promise<void> {
+async function answerApi(options: ConsoleOptions, route: string, query: URLSearchParams, caller: ConsoleCaller, request: Request, response: Response): Promise<void> {
   try {
     if (request.method !== 'GET') throw new ServiceError('The console API answers GET only.', 405);
-    const result = await consoleApi(options, route, query);
+    const result = await consoleApi(options, route, query, caller);
     if (result === undefined) throw new ServiceError(`No console API at /console/api/${route}.`, 404);
     const body = Buffer.from(JSON.stringify(result), 'utf8');
     response.statusCode = 200;
@@ -129,19 +132,22 @@ async function proxyPlayback(options: ConsoleOptions, operation: string, request
   await serveVideo(unsigned, request, response);
 }
 
-/** Whether an Authorization header carries Basic credentials of a known access key. */
-function basicAuthorized(credentials: Map<string, string>, authorization: string | undefined): boolean {
+/** The known access key whose Basic credentials an Authorization header carries, if any. */
+function basicAuthorized(credentials: Map<string, string>, authorization: string | undefined): { accessKeyId: string; secretAccessKey: string } | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
-  if (!match) return false;
+  if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) return false;
-  const secret = credentials.get(decoded.slice(0, colon));
-  if (secret === undefined) return false;
+  if (colon < 0) return undefined;
+  const accessKeyId = decoded.slice(0, colon);
+  const secret = credentials.get(accessKeyId);
+  if (secret === undefined) return undefined;
   const given = Buffer.from(decoded.slice(colon + 1), 'utf8');
   const expected = Buffer.from(secret, 'utf8');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? { accessKeyId, secretAccessKey: secret } : undefined;
 }
+
+/** Where the browser reached the server (scheme and host), which the signaling URL it gets must match. */
 
 const ROOT = projectRoot();
 const require = createRequire(import.meta.url);

@@ -8,11 +8,15 @@ import { Duplex } from 'node:stream';
 /** A request handler that serves HTTP/1.1 and HTTP/2 alike through node's compatibility API. */
 export type RequestHandler = (request: http.IncomingMessage | http2.Http2ServerRequest, response: Response) => void;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
+/** Takes over an HTTP/1.1 connection that asked to switch protocols (a WebSocket). */
+export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ListenOptions {
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** Without one, upgrade requests are dropped. */
+  upgrade?: UpgradeHandler;
 }
 
 export interface Listener {
@@ -66,9 +70,12 @@ export async function listen(options: ListenOptions, handler: RequestHandler): P
     secure.on('secureConnection', (socket: TLSSocket) => {
       if (socket.alpnProtocol !== 'h2') trackHttp1(socket);
     });
+    // With allowHTTP1, HTTP/1.1 connections run node's HTTP/1 parser, which emits 'upgrade' here.
+    if (options.upgrade) secure.on('upgrade', options.upgrade);
     front = secure;
   } else {
     const h1 = http.createServer({ keepAliveTimeout: 65_000 }, tracked);
+    if (options.upgrade) h1.on('upgrade', options.upgrade);
     const h2 = http2.createServer({}, tracked);
     h2.on('session', (session) => trackSession(sessions, session));
     front = net.createServer((socket) => {

@@ -1,11 +1,14 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
 import { readBody } from '../http/body.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InternalFailure, InvalidArgumentException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
 import { Input } from '../protocol/input.js';
+import * as channels from '../signaling/channels.js';
+import type { SignalingContext } from '../signaling/context.js';
+import { getIceServerConfig } from '../signaling/ice-servers.js';
+import * as channelTags from '../signaling/tags.js';
 import type { VideoStreamsContext } from './context.js';
 import { getDataEndpoint, type RequestOrigin } from './data-endpoint.js';
 import { getMediaForFragmentList, listFragments } from './fragment-list.js';
@@ -18,6 +21,7 @@ import type { PlaybackGet } from './playback-media.js';
 import { putMedia } from './put-media.js';
 import * as streams from './streams.js';
 import * as tags from './tags.js';
+import { originOf } from '../http/origin.js';
 
 // Kinesis Video's REST-JSON front: one POST path per operation (the paths the AWS SDK v3 models
 // use), a JSON body in and out, errors as {__type, message} plus x-amzn-ErrorType. PutMedia's
@@ -55,6 +59,20 @@ const JSON_OPERATIONS: Record<string, JsonOperation> = {
   '/getImages': control(getImages),
 };
 
+/** Signaling channels' control plane and the signaling service's HTTPS API. */
+const SIGNALING_OPERATIONS: Record<string, (ctx: SignalingContext, input: Input, origin: RequestOrigin) => Promise<object>> = {
+  '/createSignalingChannel': channels.createSignalingChannel,
+  '/describeSignalingChannel': channels.describeSignalingChannel,
+  '/listSignalingChannels': channels.listSignalingChannels,
+  '/deleteSignalingChannel': channels.deleteSignalingChannel,
+  '/updateSignalingChannel': channels.updateSignalingChannel,
+  '/getSignalingChannelEndpoint': channels.getSignalingChannelEndpoint,
+  '/TagResource': channelTags.tagResource,
+  '/UntagResource': channelTags.untagResource,
+  '/ListTagsForResource': channelTags.listTagsForResource,
+  '/v1/get-ice-server-config': getIceServerConfig,
+};
+
 const STREAMING_OPERATIONS: Record<string, StreamingOperation> = {
   '/getMedia': getMedia,
   '/getMediaForFragmentList': getMediaForFragmentList,
@@ -70,11 +88,14 @@ const PLAYBACK_GETS: Record<string, PlaybackGet> = Object.fromEntries([
 /** Whether a request target (query string allowed) is a Kinesis Video API path. */
 export function isVideoPath(path: string): boolean {
   const bare = withoutQuery(path);
-  return bare === PUT_MEDIA_PATH || Object.hasOwn(JSON_OPERATIONS, bare) || Object.hasOwn(STREAMING_OPERATIONS, bare) || Object.hasOwn(PLAYBACK_GETS, bare);
+  return bare === PUT_MEDIA_PATH || Object.hasOwn(JSON_OPERATIONS, bare) || Object.hasOwn(SIGNALING_OPERATIONS, bare) || Object.hasOwn(STREAMING_OPERATIONS, bare) || Object.hasOwn(PLAYBACK_GETS, bare);
 }
 
-/** Serves one Kinesis Video request end to end: authentication, body, dispatch, and the error shape. */
-export async function serveVideo(ctx: VideoStreamsContext, request: Request, response: Response): Promise<void> {
+/**
+ * Serves one Kinesis Video request end to end: authentication, body, dispatch, and the error
+ * shape. Signaling channel operations need `signaling`; without it they are not found.
+ */
+export async function serveVideo(ctx: VideoStreamsContext, request: Request, response: Response, signaling?: SignalingContext): Promise<void> {
   const target = request.url ?? '/';
   const path = withoutQuery(target);
   response.setHeader('x-amzn-requestid', randomUUID());
@@ -97,7 +118,14 @@ export async function serveVideo(ctx: VideoStreamsContext, request: Request, res
       await streaming(ctx, decoded, response);
       return;
     }
-    const result = await JSON_OPERATIONS[path]!(ctx, decoded, { origin: originOf(request) });
+    const origin = { origin: originOf(request) };
+    let result: unknown;
+    if (Object.hasOwn(SIGNALING_OPERATIONS, path)) {
+      if (!signaling) throw new ServiceError(`Signaling is not served at ${path}.`, 404);
+      result = await SIGNALING_OPERATIONS[path]!(signaling, Input.of(decoded), origin);
+    } else {
+      result = await JSON_OPERATIONS[path]!(ctx, decoded, origin);
+    }
     const encoded = Buffer.from(JSON.stringify(result), 'utf8');
     response.statusCode = 200;
     response.setHeader('content-type', 'application/json');
@@ -160,9 +188,3 @@ function withoutQuery(target: string): string {
 }
 
 /** The scheme and host the client used to reach this server. */
-function originOf(request: Request): string {
-  const http2Request = request as http2.Http2ServerRequest;
-  const scheme = http2Request.scheme ?? ((request.socket as TLSSocket).encrypted ? 'https' : 'http');
-  const host = request.headers.host ?? request.headers[':authority'];
-  return `${scheme}://${Array.isArray(host) ? host[0] : host}`;
-}

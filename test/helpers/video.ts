@@ -44,7 +44,9 @@ export interface VideoClients {
   archived: KinesisVideoArchivedMediaClient;
 }
 
-export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
+// Frozen: the SDK clients mark the credentials object they are given (a `$source` field), which
+// would then end up in credentials files written from it; clients get copies.
+export const TEST_CREDENTIALS = Object.freeze({ accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' });
 
 /**
  * The three Kinesis Video SDK clients for a local endpoint: dummy credentials, no retries, the
@@ -54,7 +56,7 @@ export function videoClients(url: string, transport: Transport, t?: ExecutionCon
   const config = () => ({
     region: 'us-east-1',
     endpoint: url,
-    credentials: TEST_CREDENTIALS,
+    credentials: { ...TEST_CREDENTIALS },
     maxAttempts: 1,
     ...(transport === 'http1.1' ? { requestHandler: new NodeHttpHandler() } : {}),
   });

@@ -14,6 +14,10 @@
 //
 // Each run's Matroska timecodes start near 0 at PLAYING; a frame's timestamp is the wall clock
 // at play() plus its timecode.
+//
+// A pipeline with a raw branch (pipeline.ts `raw`, the WebRTC live view) has a second appsink,
+// pulled alongside (one more pool thread); its I420 frames are stamped with the wall clock when
+// they arrive, and its end is left to the main sink, which drives restarts.
 
 import { createRequire } from 'node:module';
 import { silentLogger, type Logger } from '../../lib/log.js';
@@ -29,10 +33,22 @@ export interface CapturedFrame {
   data: Uint8Array;
 }
 
+/** One uncompressed I420 frame from the raw branch (a pipeline built with `raw`). */
+export interface RawFrame {
+  /** Epoch milliseconds when it left the pipeline. */
+  timestampMs: number;
+  width: number;
+  height: number;
+  /** Y plane, then U, then V (each chroma plane a quarter of Y). */
+  data: Uint8Array;
+}
+
 /** Options of {@link GstCapture}. */
 export interface GstCaptureOptions {
   /** Called for each (re)build, so a restart can pick up a changed device. */
   description: () => string;
+  /** The raw branch's appsink (pipeline.ts `raw.sinkName`), when the pipeline has one. */
+  rawSinkName?: string;
   /** Build again after ERROR/EOS (true), or end for good (false: tests with num-buffers). */
   restart?: boolean;
   /** No output this long means a stalled source; 10 s unless given, 0 turns it off. */
@@ -56,7 +72,7 @@ export type CaptureState = 'starting' | 'running' | 'waiting' | 'ended' | 'stopp
 interface GstPipeline {
   play(): void;
   stop(): void;
-  findChild(name: string): { pull(callback: (buffer: Buffer | null, caps: unknown) => void): void };
+  findChild(name: string): { pull(callback: (buffer: Buffer | null, caps: { width?: number; height?: number } | undefined) => void): void };
   pollBus(callback: (message: { type: string; message?: string; _src_element_name?: string }) => void): void;
 }
 
@@ -77,6 +93,7 @@ export class GstCapture {
   readonly #now: () => number;
   readonly #headerListeners: ((header: MkvHeader) => void)[] = [];
   readonly #frameListeners: ((frame: CapturedFrame) => void)[] = [];
+  readonly #rawListeners: ((frame: RawFrame) => void)[] = [];
   readonly #stateListeners: ((state: CaptureState, reason?: string) => void)[] = [];
   #state: CaptureState = 'stopped';
   #pipeline: GstPipeline | undefined;
@@ -106,6 +123,11 @@ export class GstCapture {
 
   onFrame(listener: (frame: CapturedFrame) => void): void {
     this.#frameListeners.push(listener);
+  }
+
+  /** Raw frames of the raw branch (only with `rawSinkName`). */
+  onRawFrame(listener: (frame: RawFrame) => void): void {
+    this.#rawListeners.push(listener);
   }
 
   onState(listener: (state: CaptureState, reason?: string) => void): void {
@@ -201,8 +223,22 @@ export class GstCapture {
     this.#lastOutputAt = startWallMs;
     pipeline.play();
     sink.pull(onBuffer);
+    if (this.#options.rawSinkName !== undefined) this.#pullRaw(run, pipeline.findChild(this.#options.rawSinkName));
     this.#setState('running');
     this.#log.debug('capture started', { description });
+  }
+
+  /** Pulls the raw branch until the run ends; its end of stream is the main sink's to handle. */
+  #pullRaw(run: number, sink: ReturnType<GstPipeline['findChild']>): void {
+    const onBuffer = (buffer: Buffer | null, caps: { width?: number; height?: number } | undefined) => {
+      if (run !== this.#run || buffer === null) return;
+      if (caps?.width !== undefined && caps.height !== undefined) {
+        const frame: RawFrame = { timestampMs: this.#now(), width: caps.width, height: caps.height, data: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length) };
+        for (const listener of this.#rawListeners) listener(frame);
+      }
+      sink.pull(onBuffer);
+    };
+    sink.pull(onBuffer);
   }
 
   /** Fails the run with the ERROR queued on its bus, if any, else with `reason`. */

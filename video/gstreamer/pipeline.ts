@@ -31,6 +31,16 @@ export interface CapturePipelineOptions {
   fragmentSeconds: number;
   /** The appsink's name; "sink" unless given. */
   sinkName?: string;
+  /** Also deliver raw I420 frames of this size to a second appsink (WebRTC live view). */
+  raw?: RawBranchOptions;
+}
+
+/** The raw branch of a split pipeline: I420 frames scaled to width × height. */
+export interface RawBranchOptions {
+  width: number;
+  height: number;
+  /** The appsink's name; "raw" unless given. */
+  sinkName?: string;
 }
 
 /** The default frame rate when none is configured (also what the keyframe interval assumes). */
@@ -93,7 +103,26 @@ export function buildCapturePipeline(options: CapturePipelineOptions): string {
   // One Cluster per frame: the agent learns a Cluster is complete only when the next one starts,
   // so the muxer's default GOP-long clusters would hold every frame back by a GOP.
   const tail = ['h264parse', 'video/x-h264,stream-format=avc,alignment=au', 'matroskamux streamable=true max-cluster-duration=1', `appsink name=${options.sinkName ?? 'sink'} sync=${sync}`];
-  return [...head, ...encode, ...tail].join(' ! ');
+  if (!options.raw) return [...head, ...encode, ...tail].join(' ! ');
+  // The tee splits after the source (or its decoder): recording keeps its own queue, so a slow
+  // live view never holds it back.
+  return `${[...head, 'tee name=split', 'queue', ...encode, ...tail].join(' ! ')} split. ! ${rawBranch(options.raw, deliversH264(source)).join(' ! ')}`;
+}
+
+/**
+ * The live-view branch: a one-buffer leaky queue and a dropping appsink, so frames the consumer
+ * cannot take are dropped at once instead of piling up latency. H.264 sources are decoded first,
+ * behind a plain queue: dropping compressed frames would smear the picture until the next keyframe.
+ */
+function rawBranch(raw: RawBranchOptions, h264: boolean): string[] {
+  return [
+    ...(h264 ? ['queue', 'h264parse', 'avdec_h264'] : []),
+    'queue leaky=downstream max-size-buffers=1',
+    'videoscale',
+    'videoconvert',
+    `video/x-raw,format=I420,width=${raw.width},height=${raw.height}`,
+    `appsink name=${raw.sinkName ?? 'raw'} drop=true max-buffers=2 sync=false`,
+  ];
 }
 
 function encoderElements(encoder: EncoderChoice, keyframeInterval: number): string[] {
