@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
+import { clusterCommand } from './cluster-command.js';
 import { demoCommand } from './demo-command.js';
 import { runProgram, VERSION } from './run-program.js';
 import { serverCommand } from './server-command.js';
@@ -13,6 +14,7 @@ const program = new Command('rivulet')
   .addCommand(serverCommand())
   .addCommand(demoCommand())
   .addCommand(simCommand())
-  .addCommand(agentCommand());
+  .addCommand(agentCommand())
+  .addCommand(clusterCommand());
 
 runProgram(program, 'rivulet');

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
 import { ServerOptionsError } from '../ingest-server/server-options-error.js';
 import type { ServerOptions } from '../ingest-server/server.js';
+import type { NatsStoreOptions } from '../ingest-server/storage/nats/connection.js';
 import { stopOnSignals } from './signals.js';
 
 function port(value: string): number {
@@ -14,6 +15,33 @@ function port(value: string): number {
 function positiveInteger(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number of 0 or more.');
+  return parsed;
+}
+
+/** Where streams live, from --store: the embedded store, or the NATS servers to reach JetStream through. */
+export type StoreChoice = { kind: 'sqlite' } | { kind: 'nats'; servers: string[] };
+
+/** Parses --store: `sqlite`, or comma-separated nats://host:port URLs of one cluster. */
+export function storeChoice(value: string): StoreChoice {
+  if (value === 'sqlite') return { kind: 'sqlite' };
+  const servers = value.split(',').map((each) => each.trim()).filter((each) => each !== '');
+  for (const server of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server);
+    } catch {
+      // Reported below with the expected shape.
+    }
+    if (url?.protocol !== 'nats:' || !url.hostname) throw new InvalidArgumentError(`must be sqlite or nats://host:port[,nats://host:port…]; got ${server}.`);
+  }
+  if (servers.length === 0) throw new InvalidArgumentError('must be sqlite or nats://host:port[,nats://host:port…].');
+  return { kind: 'nats', servers };
+}
+
+function replicas(value: string): number {
+  const parsed = Number(value);
+  // JetStream allows up to 5 copies; an even count adds a copy without adding a tolerated failure.
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 5) throw new InvalidArgumentError('must be a whole number from 1 to 5 (3 survives the loss of one NATS node).');
   return parsed;
 }
 
@@ -38,6 +66,8 @@ export interface ServerCommandOptions {
   mqttPort?: number;
   mqttConfig?: string;
   iceServers?: string;
+  store: StoreChoice;
+  replicas: number;
   logLevel: LogLevel;
 }
 
@@ -59,6 +89,8 @@ export function withServerOptions(command: Command): Command {
     .addOption(new Option('--mqtt-port <port>', 'port for the MQTT 3.1.1 broker (TLS with --tls-cert); stores what --mqtt-config routes').argParser(port))
     .addOption(new Option('--mqtt-config <file>', 'JSON file of MQTT routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}'))
     .addOption(new Option('--ice-servers <file>', 'JSON file of STUN/TURN servers for WebRTC peers: {"stun":["stun:host:3478"],"turn":[{"uris":["turn:host:3478"],"secret":"<coturn static-auth-secret>"}]}'))
+    .addOption(new Option('--store <url>', 'sqlite (embedded, under --data-dir), or nats://host:port,… to keep streams on a NATS JetStream cluster shared by several servers').default(storeChoice('sqlite'), 'sqlite').argParser(storeChoice))
+    .addOption(new Option('--replicas <n>', 'copies JetStream keeps of each stream with --store nats://… (1 for a single NATS node)').default(3).argParser(replicas))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').argParser(logLevel));
 }
 
@@ -76,6 +108,7 @@ export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): S
     ...(options.mqttPort !== undefined ? { mqttPort: options.mqttPort } : {}),
     ...(options.mqttConfig ? { mqttConfigFile: resolve(options.mqttConfig) } : {}),
     ...(options.iceServers ? { iceServersFile: resolve(options.iceServers) } : {}),
+    ...(options.store.kind === 'nats' ? { natsStore: { servers: options.store.servers, replicas: options.replicas } satisfies NatsStoreOptions } : {}),
     enforceThroughput: Boolean(options.enforceThroughput),
     settings: { shardLimit: options.shardLimit, stateChangeMs: options.stateChangeMs, region: options.region, accountId: options.accountId },
     log,

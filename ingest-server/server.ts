@@ -28,6 +28,7 @@ import { SignalingHub } from './signaling/hub.js';
 import { loadIceServers, NO_ICE_SERVERS } from './signaling/ice-servers.js';
 import { acceptSignalingUpgrade, isSignalingPath } from './signaling/websocket.js';
 import type { DataStreamStore } from './storage/data-stream-store.js';
+import { connectNats, type NatsStoreOptions } from './storage/nats/connection.js';
 import { SqliteDataStreamStore } from './storage/sqlite/data-stream-store.js';
 import { SqliteVideoStore } from './storage/sqlite/video-store.js';
 import type { VideoStore } from './storage/video-store.js';
@@ -55,6 +56,12 @@ export interface ServerOptions {
   store?: DataStreamStore;
   /** Replaces the embedded Kinesis Video store (<dataDir>/video). */
   videoStore?: VideoStore;
+  /**
+   * Keeps streams, records and fragments on this NATS JetStream cluster instead of dataDir, so
+   * several servers serve the same data; `store` and `videoStore`, when given, still win. Signaling
+   * channels and the device registry stay in dataDir, per node.
+   */
+  natsStore?: NatsStoreOptions;
   /** Kinesis Video settings beyond region and account, which come from `settings`. */
   videoSettings?: Partial<Omit<VideoStreamsSettings, 'region' | 'accountId'>>;
   /** The clock; tests move it to see retention and iterator expiry. */
@@ -98,8 +105,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const iceServers = options.iceServersFile !== undefined ? await loadIceServers(options.iceServersFile) : NO_ICE_SERVERS;
   const tls = options.tls ? { cert: await readFile(options.tls.certFile), key: await readFile(options.tls.keyFile) } : undefined;
 
-  const store = options.store ?? new SqliteDataStreamStore(options.dataDir, { now });
-  await store.open();
+  // The JetStream stores are loaded only when used, so a server on the embedded store never loads them.
+  const nats = options.natsStore
+    ? { handle: await connectNats(options.natsStore), ...(await import('./storage/nats/data-stream-store.js')), ...(await import('./storage/nats/video-store.js')) }
+    : undefined;
+  const store = options.store ?? (nats ? new nats.NatsDataStreamStore(nats.handle, { now }) : new SqliteDataStreamStore(options.dataDir, { now }));
+  // Closes the stores, then the NATS connection they share.
+  const closeStores = async (...stores: { close(): Promise<void> }[]) => {
+    try {
+      await Promise.all(stores.map((each) => each.close()));
+    } finally {
+      await nats?.handle.close();
+    }
+  };
+  try {
+    await store.open();
+  } catch (error) {
+    await closeStores();
+    throw error;
+  }
   const ctx: DataStreamsContext = {
     store,
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
@@ -109,11 +133,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     subscriptions: new Subscriptions(now),
     now,
   };
-  const videoStore = options.videoStore ?? new SqliteVideoStore(options.dataDir, { now });
+  const videoStore = options.videoStore ?? (nats ? new nats.NatsVideoStore(nats.handle) : new SqliteVideoStore(options.dataDir));
   try {
     await videoStore.open();
   } catch (error) {
-    await store.close();
+    await closeStores(store);
     throw error;
   }
   const verifySigned = credentials ? (request: SignedRequest) => verifySigV4(request, (accessKeyId) => credentials.get(accessKeyId), now()) : undefined;
@@ -144,7 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await Promise.all([devices.load(), channels.load()]);
   } catch (error) {
-    await Promise.all([store.close(), videoStore.close()]);
+    await closeStores(store, videoStore);
     throw error;
   }
   const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, now, videoCtx, signaling, log, ...(credentials ? { credentials } : {}) };
@@ -180,9 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     try {
       if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
       const body = await readBody(request, MAX_BODY_BYTES);
-      if (credentials) {
-        verifySigV4({ method: request.method, path, headers: request.headers, body }, (accessKeyId) => credentials.get(accessKeyId), now());
-      }
+      verifySigned?.({ method: request.method, path, headers: request.headers, body });
       await serveKinesis(ctx, log, stats, header(request, 'x-amz-target') ?? '', header(request, 'content-type'), body, response);
     } catch (error) {
       if (!(error instanceof ServiceError)) throw error;
@@ -221,7 +243,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       mqtt = await startMqttBroker({ host, port: options.mqttPort!, config: mqttConfig, ctx, log, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) });
     } catch (error) {
       await listener.close(0);
-      await Promise.all([store.close(), videoStore.close()]);
+      await closeStores(store, videoStore);
       throw error;
     }
   }
@@ -232,7 +254,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }, TRIM_INTERVAL_MS);
   trimmer.unref();
   if (!credentials) log.warn('no --credentials given: requests are not authenticated; listening on loopback only', { host });
-  log.info('server listening', { url: listener.url, dataDir: options.dataDir, authenticated: Boolean(credentials) });
+  log.info('server listening', { url: listener.url, dataDir: options.dataDir, authenticated: Boolean(credentials), ...(nats ? { store: options.natsStore!.servers.join(',') } : {}) });
 
   let closing: Promise<void> | undefined;
   return {
@@ -249,7 +271,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
-        await Promise.all([store.close(), videoStore.close(), devices.flush()]);
+        await Promise.all([closeStores(store, videoStore), devices.flush()]);
         log.info('server stopped');
       })();
       return closing;

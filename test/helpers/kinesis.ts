@@ -1,7 +1,8 @@
 // Drives a real in-process Rivulet server with the real @aws-sdk/client-kinesis. Every test
 // registered with `bothTransports` runs twice: once over the SDK's default handler (HTTP/2 with
 // prior knowledge, h2c) and once over NodeHttpHandler (HTTP/1.1), each time against a fresh
-// server on a fresh temporary data dir.
+// server on a fresh temporary data dir. With RIVULET_TEST_STORE=nats the server keeps its
+// streams on a JetStream cluster instead (see nats-cluster.ts), so the same tests check both stores.
 
 import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
@@ -18,13 +19,15 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startServer, type RunningServer, type ServerOptions } from '../../ingest-server/server.js';
+import { TEST_STORE, testNatsStore } from './nats-cluster.js';
 
 // The project supports Node 20; the SDK's notice that its future releases will not would
 // otherwise be printed once by every test worker.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 export type Transport = 'h2' | 'http1.1';
-export const TRANSPORTS: readonly Transport[] = ['h2', 'http1.1'];
+// On JetStream only one: the second pass checks the store, and the first already covered both transports.
+export const TRANSPORTS: readonly Transport[] = TEST_STORE === 'nats' ? ['h2'] : ['h2', 'http1.1'];
 
 /**
  * The clock the server reads: real time plus whatever the test added, so tests pass retention
@@ -68,9 +71,10 @@ export function kinesisClient(endpoint: string, transport: Transport): KinesisCl
 
 /** Starts a server on a fresh temp dir and a client for `transport`; both go when the test ends. */
 export async function startHarness(t: ExecutionContext, transport: Transport, options: HarnessOptions = {}): Promise<Harness> {
+  const natsStore = await testNatsStore(t);
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-ds-test-'));
   const clock = new TestClock();
-  const server = await startServer({ ...options, dataDir, port: 0, now: clock.now });
+  const server = await startServer({ ...(natsStore ? { natsStore } : {}), ...options, dataDir, port: 0, now: clock.now });
   const clients: KinesisClient[] = [];
   const newClient = () => {
     const client = kinesisClient(server.url, transport);

@@ -1,7 +1,8 @@
 // Drives a real in-process Rivulet server with the real Kinesis Video SDK v3 clients, over either
 // transport: the SDK's default handler (HTTP/2 with prior knowledge, h2c) or NodeHttpHandler
 // (HTTP/1.1). Each server gets a fresh temporary data dir, removed when the test ends;
-// `videoTest` registers a test once per transport.
+// `videoTest` registers a test once per transport. With RIVULET_TEST_STORE=nats the server keeps
+// streams and fragments on a JetStream cluster instead (see nats-cluster.ts).
 
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startServer, type RunningServer, type ServerOptions } from '../../ingest-server/server.js';
 import { TestClock, TRANSPORTS, type Transport } from './kinesis.js';
+import { testNatsStore } from './nats-cluster.js';
 
 export { TestClock, TRANSPORTS, type Transport } from './kinesis.js';
 
@@ -28,9 +30,10 @@ export type VideoServerOptions = Partial<Omit<ServerOptions, 'dataDir' | 'port' 
 
 /** Starts a server on a fresh temp dir; it stops and the dir goes when the test ends. */
 export async function startVideoServer(t: ExecutionContext, options: VideoServerOptions = {}): Promise<VideoServer> {
+  const natsStore = await testNatsStore(t);
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-kvs-test-'));
   const clock = new TestClock();
-  const server = await startServer({ ...options, dataDir, port: 0, now: clock.now });
+  const server = await startServer({ ...(natsStore ? { natsStore } : {}), ...options, dataDir, port: 0, now: clock.now });
   t.teardown(async () => {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });

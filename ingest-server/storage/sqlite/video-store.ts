@@ -85,11 +85,6 @@ interface PendingRow {
   reject: (error: unknown) => void;
 }
 
-export interface SqliteVideoStoreOptions {
-  /** Accepted for parity with the Data Streams store; fragments carry their own server timestamps. */
-  now?: () => number;
-}
-
 /** The embedded Kinesis Video store: SQLite index plus per-stream hourly segment files under <dataDir>/video. */
 export class SqliteVideoStore implements VideoStore {
   private readonly dir: string;
@@ -102,7 +97,7 @@ export class SqliteVideoStore implements VideoStore {
   private commitQueued = false;
   private writeChain: Promise<unknown> = Promise.resolve();
 
-  constructor(dataDir: string, _options: SqliteVideoStoreOptions = {}) {
+  constructor(dataDir: string) {
     this.dir = join(dataDir, 'video');
     this.durable.setMaxListeners(0);
   }
