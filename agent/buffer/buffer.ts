@@ -987,18 +987,12 @@ interface PeekRow {
   data: Buffer;
 }
 
-interface SourceRow {
+/** A `sources` row: the source's counters as columns, beside its identity and marks. */
+interface SourceRow extends Counters {
   id: number;
   name: string;
   stream: string;
   priority: number;
-  records: number;
-  bytes: number;
-  accepted: number;
-  rejected: number;
-  dropped: number;
-  expired: number;
-  removed: number;
   consumed: number;
   next_sequence: number;
 }
