@@ -74,6 +74,7 @@ export async function subscribeToShard(ctx: DataStreamsContext, input: Input): P
         }
         signal.reset();
         const page = await readShardPage(ctx, current, currentShard, from, 10000);
+        if (ended) return;
         const heartbeatDue = ctx.now() - lastSent >= HEARTBEAT_MS;
         if (page.records.length > 0 || page.next === undefined || heartbeatDue) {
           const continuation = page.lastPosition ?? Math.max(from - 1, 0);
