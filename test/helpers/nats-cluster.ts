@@ -54,3 +54,46 @@ export async function testNatsStore(t: ExecutionContext): Promise<NatsStoreOptio
   });
   return { servers: cluster.urls, replicas: 3, prefix };
 }
+
+/** The index of the node that is the cluster's JetStream meta leader as node `asked` sees it (nodes are named n<index>), if there is one. */
+export async function metaLeaderIndex(cluster: NatsCluster, asked = 0): Promise<number | undefined> {
+  const jsz = (await (await fetch(`${cluster.monitorUrls[asked]}/jsz`)).json()) as { meta_cluster?: { leader?: string } };
+  const leader = jsz.meta_cluster?.leader;
+  return leader ? nodeIndex(leader) : undefined;
+}
+
+/**
+ * Moves the leadership of the JetStream streams whose names start with `streamPrefix` onto the
+ * meta leader node and answers that node's index: killing it is the harshest single loss, as those
+ * streams need new leaders and nats-server 2.9 takes tens of seconds to elect another meta leader
+ * (requests that need one, such as creating a consumer, fail meanwhile). A stepdown hands the
+ * leadership to a random peer, so it is repeated until it lands there.
+ */
+export async function concentrateLeaders(cluster: NatsCluster, streamPrefix: string): Promise<number> {
+  const admin = await connectNats({ servers: cluster.urls, replicas: 1 });
+  try {
+    const target = await metaLeaderIndex(cluster);
+    if (target === undefined) throw new Error('the cluster has no JetStream meta leader');
+    const names: string[] = [];
+    for await (const name of admin.jsm.streams.names()) if (name.startsWith(streamPrefix)) names.push(name);
+    if (names.length === 0) throw new Error(`no JetStream stream starts with ${streamPrefix}`);
+    for (const name of names) {
+      for (let attempt = 0; ; attempt++) {
+        const leader = (await admin.jsm.streams.info(name)).cluster?.leader;
+        if (leader !== undefined && nodeIndex(leader) === target) break;
+        if (attempt === 20) throw new Error(`stream ${name} stays led by ${leader}, not n${target}`);
+        if (leader !== undefined) await admin.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, undefined, { timeout: 10_000 });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    return target;
+  } finally {
+    await admin.close();
+  }
+}
+
+function nodeIndex(serverName: string | undefined): number {
+  const match = /^n(\d+)$/.exec(serverName ?? '');
+  if (!match) throw new Error(`not a node of startNatsCluster: ${serverName}`);
+  return Number(match[1]);
+}

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { headers, nanos, type MsgHdrs, type QueuedIterator, type Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { KvWatchInclude, Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../../data-streams/model.js';
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
 import type { NatsHandle } from './connection.js';
+import { BATCH_SLOTS, batchesOf, decodeBatch, encodeBatch, jsSeqOf, positionOf, type Batch } from './record-batch.js';
 import { retrying } from './retry.js';
 
 // Layout on JetStream (every name starts with the handle's prefix, written P here):
@@ -17,14 +18,20 @@ import { retrying } from './retry.js';
 //   revision is a number no other stream, on any node, ever got — that is the stream's uid.
 // - KV bucket P_secrets: one key per secret, created if absent, so every node reads the same.
 // - One JetStream stream P_ds_<uid> per Kinesis stream, subjects P.ds.<uid>.<shardIndex>,
-//   replicas from the handle, file storage. A record is one message: the data's base64 text as
-//   payload, arrival ms, partition key and key id in headers. Its position is the message's
-//   stream sequence, which increases within each shard's subject (with gaps: the shards share
-//   one sequence), which is all the API layer relies on. A publish is acknowledged once a
-//   quorum of replicas stored it: that acknowledgement is append()'s durability.
-// - Producer de-duplication is JetStream's Nats-Msg-Id (`<producer id>/<sequence>`): a repeat
-//   within DUPLICATE_WINDOW is not stored and its PubAck carries the original's sequence. The
-//   bound: a retry arriving more than DUPLICATE_WINDOW after the original is stored again.
+//   replicas from the handle, file storage. A message holds the records one append() call put
+//   in one shard (record-batch.ts: payload, and positions jsSeq * BATCH_SLOTS + index), with
+//   arrival ms and record count in headers. Positions increase within each shard's subject (with
+//   gaps: the shards share one sequence), which is all the API layer relies on. A publish is
+//   acknowledged once a quorum of replicas stored it: that acknowledgement is append()'s
+//   durability. Publishes are not retried (without a message id a retry could store a batch
+//   twice): a put that fails is reported failed and its client retries it.
+// - Reads use only single-message gets by subject, answered by the stream's leader: no consumer,
+//   so no request to the JetStream meta leader, which nats-server 2.9 takes tens of seconds to
+//   elect again after a node loss while stream leaders move within seconds.
+// - Producer de-duplication is JetStream's Nats-Msg-Id (`<producer id>/<sequence>`), so such a
+//   record is a message of its own: a repeat within DUPLICATE_WINDOW is not stored and its
+//   PubAck carries the original's sequence. The bound: a retry arriving more than
+//   DUPLICATE_WINDOW after the original is stored again.
 // - Wake-ups: after the acks of an append, a core message on P.dsw.<uid>.<shardIndex> tells
 //   every node's watchers (plain subscribers of P.ds.* would hear a record before it is durable);
 //   a watch of the streams bucket tells them about reshards.
@@ -34,14 +41,12 @@ import { retrying } from './retry.js';
 
 /** How long a producer's (id, sequence) is remembered: Kinesis' default retention. */
 const DUPLICATE_WINDOW_MS = 24 * 3600 * 1000;
-/** How long a read's consumer outlives a reader that vanished before deleting it. */
-const READ_CONSUMER_IDLE_MS = 30_000;
-/** How long a read waits for messages the consumer reported pending (only a racing trim delays). */
-const READ_EXPIRES_MS = 1_000;
 
 const ARRIVAL = 'Rivulet-Arrival';
-const PARTITION_KEY = 'Rivulet-Partition-Key';
-const KEY_ID = 'Rivulet-Key-Id';
+/** Records in the message: the shard's next position follows from its last message's headers. */
+const COUNT = 'Rivulet-Count';
+/** An empty shard's next position, as the embedded store has it: a closed empty shard then ends at position 0. */
+const EMPTY_SHARD_NEXT_POSITION = 1;
 const UID_KEY = 'uid';
 const STREAM_KEYS = 'stream.>';
 
@@ -155,8 +160,14 @@ export class NatsDataStreamStore implements DataStreamStore {
 
   async append(entries: AppendEntry[]): Promise<AppendResult[]> {
     const now = this.now();
-    // Publishes are pipelined: every entry is in flight at once and the call waits for all acks.
-    const results = await Promise.all(entries.map((entry) => this.publish(entry, now)));
+    const results: AppendResult[] = new Array(entries.length);
+    // Publishes are pipelined: every batch is in flight at once and the call waits for all acks.
+    await Promise.all(
+      batchesOf(entries).map(async (batch) => {
+        const stored = await this.publish(batch, now);
+        batch.callIndexes.forEach((callIndex, index) => (results[callIndex] = { ...stored, position: stored.position + index }));
+      }),
+    );
     const shards = new Set(entries.map((entry) => `${this.prefix}.dsw.${entry.streamUid}.${entry.shardIndex}`));
     for (const subject of shards) this.handle.nc.publish(subject);
     return results;
@@ -165,55 +176,26 @@ export class NatsDataStreamStore implements DataStreamStore {
   async read(streamUid: number, shardIndex: number, from: number, limit: number, maxBytes: number): Promise<StoredRecord[]> {
     const stream = this.recordStream(streamUid);
     const subject = this.shardSubject(streamUid, shardIndex);
-    // A reader polling at the tip finds nothing: one request, no consumer made.
-    const first = await this.nextMessage(stream, subject, from);
-    if (!first) return [];
-    // Creating a consumer needs the cluster's meta leader: after a node is lost nats-server 2.9
-    // took up to ~30 s here to elect one (publishes to stream leaders went on meanwhile), longer
-    // than a read may wait, so such reads still fail with InternalFailure; see docs/scale-out.md.
-    const info = await retrying(() => this.handle.jsm.consumers.add(stream, {
-      filter_subject: subject,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: first.seq,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: nanos(READ_CONSUMER_IDLE_MS),
-    }));
     const records: StoredRecord[] = [];
-    try {
-      // num_pending bounds each fetch, so it ends when the last pending message arrives instead
-      // of waiting for its expiry. The client cannot bound a fetch by both count and bytes, so
-      // rounds ask for about as many records as the bytes left hold at the sizes seen so far.
-      const count = Math.min(info.num_pending, limit);
-      const consumer = this.handle.js.consumers.getConsumerFromInfo(info);
-      let bytes = 0;
-      let averageSize = (first.data.length * 3) / 4;
-      while (records.length < count) {
-        const wanted = Math.min(count - records.length, Math.max(1, Math.floor((maxBytes - bytes) / Math.max(averageSize, 1))));
-        const before = records.length;
-        for await (const msg of await consumer.fetch({ max_messages: wanted, expires: READ_EXPIRES_MS })) {
-          const dataBase64 = msg.string();
-          const size = (dataBase64.length * 3) / 4;
-          if (records.length > 0 && bytes + size > maxBytes) return records;
-          bytes += size;
-          records.push(recordOf(msg.seq, msg.headers, dataBase64));
-          if (records.length - before >= wanted) break;
-        }
-        // Fewer than pending arrived: a trim removed them meanwhile.
-        if (records.length - before < wanted) return records;
-        averageSize = bytes / records.length;
+    let bytes = 0;
+    for (let jsSeq = jsSeqOf(from); records.length < limit; ) {
+      const msg = await this.nextMessage(stream, subject, jsSeq);
+      if (!msg) return records;
+      for (const record of recordsOf(msg)) {
+        if (record.position < from) continue;
+        const size = (record.dataBase64.length * 3) / 4;
+        if (records.length === limit || (records.length > 0 && bytes + size > maxBytes)) return records;
+        bytes += size;
+        records.push(record);
       }
-      return records;
-    } finally {
-      // Not awaited: the consumer's idle threshold removes it should this request be lost.
-      this.handle.jsm.consumers.delete(stream, info.name).catch(() => {});
+      jsSeq = msg.seq + 1;
     }
+    return records;
   }
 
   async nextPosition(streamUid: number, shardIndex: number): Promise<number> {
     const last = await this.getMessage(this.recordStream(streamUid), { last_by_subj: this.shardSubject(streamUid, shardIndex) });
-    return (last?.seq ?? 0) + 1;
+    return last ? positionOf(last.seq, Number(last.header.get(COUNT))) : EMPTY_SHARD_NEXT_POSITION;
   }
 
   /** Every acknowledged publish is durable, so this is nextPosition. */
@@ -225,11 +207,14 @@ export class NatsDataStreamStore implements DataStreamStore {
     const stream = this.recordStream(streamUid);
     const subject = this.shardSubject(streamUid, shardIndex);
     const target = Math.ceil(atMs);
-    // Binary search over sequence numbers for the shard's first message arriving at or after
-    // target; a probe returns the first message of the shard at or after a sequence.
+    const last = await this.getMessage(stream, { last_by_subj: subject });
+    if (!last) return EMPTY_SHARD_NEXT_POSITION;
+    if (arrivalOf(last.header) < target) return positionOf(last.seq, Number(last.header.get(COUNT)));
+    // Binary search over message sequences for the shard's first message arriving at or after
+    // target (last is one); a probe returns the shard's first message at or after a sequence.
     let lo = 1;
-    let hi = await this.nextPosition(streamUid, shardIndex);
-    let found = hi;
+    let hi = last.seq;
+    let found = last.seq;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       const probe = await this.nextMessage(stream, subject, mid);
@@ -243,14 +228,15 @@ export class NatsDataStreamStore implements DataStreamStore {
         lo = probe.seq + 1;
       }
     }
-    return found;
+    return positionOf(found, 0);
   }
 
   async trim(streamUid: number, shardIndex: number, beforeMs: number): Promise<void> {
-    const cut = await this.positionAtTime(streamUid, shardIndex, beforeMs);
-    if (cut <= 1) return;
+    // A cut inside a message (only at the shard's end) removes that message too.
+    const keepFrom = Math.ceil((await this.positionAtTime(streamUid, shardIndex, beforeMs)) / BATCH_SLOTS);
+    if (keepFrom <= 1) return;
     try {
-      await this.handle.jsm.streams.purge(this.recordStream(streamUid), { filter: this.shardSubject(streamUid, shardIndex), seq: cut });
+      await this.handle.jsm.streams.purge(this.recordStream(streamUid), { filter: this.shardSubject(streamUid, shardIndex), seq: keepFrom });
     } catch (error) {
       if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
     }
@@ -274,22 +260,23 @@ export class NatsDataStreamStore implements DataStreamStore {
     return this.secret(name);
   }
 
-  private async publish(entry: AppendEntry, now: number): Promise<AppendResult> {
-    const arrivalMs = this.arrival(entry.streamUid, entry.shardIndex, now);
+  /** Stores a batch; answers the position of its first record (the original's, for a producer's duplicate). */
+  private async publish(batch: Batch, now: number): Promise<AppendResult> {
+    const arrivalMs = this.arrival(batch.streamUid, batch.shardIndex, now);
     const header = headers();
     header.set(ARRIVAL, String(arrivalMs));
-    // Header values are one line of text; a partition key or key id may hold anything.
-    header.set(PARTITION_KEY, encodeURIComponent(entry.partitionKey));
-    if (entry.keyId !== undefined) header.set(KEY_ID, encodeURIComponent(entry.keyId));
-    const ack = await this.handle.js.publish(this.shardSubject(entry.streamUid, entry.shardIndex), entry.dataBase64, {
+    header.set(COUNT, String(batch.entries.length));
+    const producer = batch.entries[0]!.producer;
+    const ack = await this.handle.js.publish(this.shardSubject(batch.streamUid, batch.shardIndex), encodeBatch(batch.entries), {
       headers: header,
-      ...(entry.producer ? { msgID: `${encodeURIComponent(entry.producer.id)}/${entry.producer.sequence}` } : {}),
+      ...(producer ? { msgID: `${encodeURIComponent(producer.id)}/${producer.sequence}` } : {}),
     });
-    if (!ack.duplicate) return { shardIndex: entry.shardIndex, position: ack.seq, arrivalMs, duplicate: false };
+    const position = positionOf(ack.seq, 0);
+    if (!ack.duplicate) return { shardIndex: batch.shardIndex, position, arrivalMs, duplicate: false };
     // The ack names the original's sequence; its shard and arrival are in the stored message.
-    const original = await this.getMessage(this.recordStream(entry.streamUid), { seq: ack.seq });
-    if (!original) return { shardIndex: entry.shardIndex, position: ack.seq, arrivalMs, duplicate: true };
-    return { shardIndex: shardIndexOf(original.subject), position: ack.seq, arrivalMs: arrivalOf(original.header), duplicate: true };
+    const original = await this.getMessage(this.recordStream(batch.streamUid), { seq: ack.seq });
+    if (!original) return { shardIndex: batch.shardIndex, position, arrivalMs, duplicate: true };
+    return { shardIndex: shardIndexOf(original.subject), position, arrivalMs: arrivalOf(original.header), duplicate: true };
   }
 
   /** Arrival ms that never go backwards within a shard on this node. */
@@ -310,7 +297,8 @@ export class NatsDataStreamStore implements DataStreamStore {
   /** A stored message, or null when there is none (or no stream: it was deleted). */
   private async getMessage(stream: string, query: MsgRequest): Promise<StoredMsg | null> {
     try {
-      return await this.handle.jsm.streams.getMessage(stream, query);
+      // Retried while the stream has no leader (a node was lost): a get changes nothing.
+      return await retrying(() => this.handle.jsm.streams.getMessage(stream, query));
     } catch (error) {
       if (isApiError(error, JetStreamApiCodes.StreamNotFound)) return null;
       throw error;
@@ -346,11 +334,8 @@ function stateOf(entry: KvEntry | null): StreamState | undefined {
   return entry?.operation === 'PUT' ? (entry.json() as StreamState) : undefined;
 }
 
-function recordOf(position: number, header: MsgHdrs | undefined, dataBase64: string): StoredRecord {
-  const partitionKey = decodeURIComponent(header?.get(PARTITION_KEY) ?? '');
-  const keyId = header?.get(KEY_ID);
-  const arrivalMs = arrivalOf(header);
-  return keyId ? { position, arrivalMs, partitionKey, dataBase64, keyId: decodeURIComponent(keyId) } : { position, arrivalMs, partitionKey, dataBase64 };
+function recordsOf(msg: StoredMsg): StoredRecord[] {
+  return decodeBatch(msg.seq, msg.string(), arrivalOf(msg.header));
 }
 
 function arrivalOf(header: MsgHdrs | undefined): number {
@@ -373,6 +358,7 @@ function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
 
-function isWrongLastSequence(error: unknown): boolean {
+/** Whether a KV create/update lost to another writer (the key is not at the revision it expected). */
+export function isWrongLastSequence(error: unknown): boolean {
   return isApiError(error, JetStreamApiCodes.StreamWrongLastSequence) || isApiError(error, JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }

@@ -98,7 +98,9 @@ export class NatsVideoStore implements VideoStore {
   }
 
   async open(): Promise<void> {
-    this.kv = await new Kvm(this.handle.js).create(`${this.handle.prefix}_kvs`, { replicas: this.handle.replicas, history: 1 });
+    // allow_direct off: a follower that has not applied a write yet could answer a read right after it
+    // (a stream just created or tagged reported as missing or untagged).
+    this.kv = await new Kvm(this.handle.js).create(`${this.handle.prefix}_kvs`, { replicas: this.handle.replicas, history: 1, allow_direct: false });
   }
 
   /** Every write resolves only after its PubAck, so nothing is pending; the shared connection is the caller's. */
