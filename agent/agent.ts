@@ -13,6 +13,7 @@
 
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../lib/log.js';
+import { VERSION } from '../lib/version.js';
 import { DsmrReader } from '../hardware/dsmr/reader.js';
 import { Iec62056Reader } from '../hardware/iec62056/reader.js';
 import { LineReader } from '../hardware/line/reader.js';
@@ -22,7 +23,9 @@ import type { ByteTransport, DeviceReading, ReaderCounters, TransportReader } fr
 import { SerialTransport } from '../hardware/serial/transport.js';
 import { RecordBuffer, type BufferInput } from './buffer/index.js';
 import type { AgentConfig, SourceConfig } from './config.js';
+import type { ConfigReport } from './fleet/protocol.js';
 import { HeartbeatSender } from './heartbeat.js';
+import { hostStats } from './host-stats.js';
 import { StatusServer, type AgentStatus, type SourceStatus } from './status.js';
 import { Uploader, type RecordUploader } from './uploader.js';
 import type { Cameras } from './video/cameras.js';
@@ -61,6 +64,15 @@ export interface AgentOptions {
   log?: Logger;
   /** Makes a source's byte transport; a SerialTransport on the source's port unless given (tests). */
   transportFor?: (source: SourceConfig, log: Logger) => ByteTransport;
+  /** The fleet side (agent/fleet/): what the status says about the config, and where the server's config offers go. */
+  fleet?: { report: () => ConfigReport; onOffer: (offer: unknown) => void };
+}
+
+/** Whether the agent does its job: every source's port open, the buffer taking readings, the uploader running. */
+export interface AgentHealth {
+  healthy: boolean;
+  /** What is wrong, one line each, e.g. "source dsmr: port /dev/ttyUSB0 not open (cannot resolve …)". */
+  problems: string[];
 }
 
 interface RunningSource {
@@ -74,6 +86,8 @@ interface RunningSource {
   appendErrors: number;
   lastReadingAt: number | null;
   transportState: string;
+  /** Why the port is not open, from its last state change. */
+  transportReason: string | undefined;
 }
 
 /** Name of the buffer file inside dataDir. */
@@ -93,12 +107,17 @@ export class Agent {
   #cameras: Cameras | undefined;
   #heartbeat: HeartbeatSender | undefined;
   #gps: GpsFix | undefined;
+  #gpsFixQuality: number | null = null;
+  /** The latest failed append's error, cleared by a successful one. */
+  #bufferError: string | undefined;
+  readonly #fleet: AgentOptions['fleet'];
   #startedAt = 0;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(options: AgentOptions) {
     this.#config = options.config;
     this.#log = options.log ?? silentLogger;
+    this.#fleet = options.fleet;
     this.#transportFor =
       options.transportFor ??
       ((source, log) =>
@@ -152,7 +171,7 @@ export class Agent {
         // The MQTT client library is loaded only by agents that use it: it costs ~18 MiB of RSS.
         this.#uploader =
           config.server.transport === 'mqtt'
-            ? new (await import('./mqtt-uploader.js')).MqttUploader({ ...common, url: config.server.mqttUrl! })
+            ? new (await import('./mqtt-uploader.js')).MqttUploader({ ...common, url: config.server.mqttUrl!, ...(this.#fleet ? { onConfigOffer: this.#fleet.onOffer } : {}) })
             : new Uploader({ ...common, url: config.server.url, region: config.server.region });
       }
       this.#status = new StatusServer({ host: config.status.host, port: config.status.port, status: () => this.status() });
@@ -175,6 +194,7 @@ export class Agent {
           url: config.server.url,
           intervalMs: config.heartbeat.intervalMs,
           status: () => status.snapshot(),
+          ...(this.#fleet ? { onConfigOffer: this.#fleet.onOffer } : {}),
           region: config.server.region,
           ...signing,
           log: this.#log.child({ component: 'heartbeat' }),
@@ -206,6 +226,25 @@ export class Agent {
     this.#log.info('agent stopped');
   }
 
+  /** Sends a heartbeat now (after one in flight), so the server learns of a change without waiting an interval. */
+  heartbeatNow(): void {
+    this.#heartbeat?.beatNow();
+  }
+
+  /** The agent's own view of whether it works (what a pushed config must reach before it is kept). */
+  health(): AgentHealth {
+    const problems: string[] = [];
+    if (this.#state !== 'running') problems.push(`agent ${this.#state}`);
+    for (const source of this.#sources) {
+      if (source.transportState !== 'open') problems.push(`source ${source.config.name}: port ${source.config.port} not open${source.transportReason ? ` (${source.transportReason})` : ''}`);
+    }
+    const started = this.#sources.length;
+    if (this.#state === 'running' && started < this.#config.sources.length) problems.push(`${this.#config.sources.length - started} source(s) not started yet`);
+    if (this.#bufferError !== undefined) problems.push(`buffer: ${this.#bufferError}`);
+    if (this.#config.sources.length > 0 && !this.#uploader) problems.push('uploader not started');
+    return { healthy: problems.length === 0, problems };
+  }
+
   /** Everything the status endpoint shows. */
   async status(): Promise<AgentStatus> {
     const buffer = this.#buffer;
@@ -219,6 +258,7 @@ export class Agent {
         port: source.config.port,
         stream: source.config.stream,
         transport: source.transportState,
+        healthy: source.transportState === 'open',
         readings: source.readings,
         sampledOut: source.sampledOut,
         appendErrors: source.appendErrors,
@@ -234,11 +274,18 @@ export class Agent {
         uploaded: upload?.uploadedBySource[source.config.name] ?? 0,
       };
     });
+    const gps = this.#gps;
     return {
       deviceId: this.#config.deviceId,
+      agentVersion: VERSION,
       producerId: this.#uploader?.producerId ?? null,
       server: this.#config.server.transport === 'mqtt' ? this.#config.server.mqttUrl! : this.#config.server.url,
       startedAt: this.#startedAt,
+      // The process's, not this Agent's: a pushed config restarts the Agent, not the process.
+      uptimeMs: Math.round(process.uptime() * 1000),
+      host: await hostStats(this.#config.dataDir),
+      gps: gps ? { lat: gps.lat, lon: gps.lon, fixQuality: this.#gpsFixQuality, at: Date.parse(gps.at) } : null,
+      config: this.#fleet?.report() ?? { version: null, appliedAt: null },
       buffer: stats ? { backlogRecords: stats.backlogRecords, backlogBytes: stats.backlogBytes, maxBytes: stats.maxBytes, fileBytes: stats.fileBytes } : null,
       upload: upload ?? null,
       sources,
@@ -261,10 +308,12 @@ export class Agent {
       appendErrors: 0,
       lastReadingAt: null,
       transportState: 'closed',
+      transportReason: undefined,
     };
     this.#sources.push(source);
     transport.onState((event) => {
       source.transportState = event.state;
+      source.transportReason = event.reason;
       if (event.state === 'open') log.info('port open', { port: config.port });
       else if (this.#state === 'running') log.warn('port not open', { port: config.port, state: event.state, reason: (event as { reason?: string }).reason });
     });
@@ -299,8 +348,9 @@ export class Agent {
   }
 
   #noteFix(reading: DeviceReading, at: number): void {
-    const { valid, lat, lon, altitudeM, speedKmh, courseDeg } = reading.values;
+    const { valid, lat, lon, altitudeM, speedKmh, courseDeg, fixQuality } = reading.values;
     if (valid !== true || typeof lat !== 'number' || typeof lon !== 'number') return;
+    this.#gpsFixQuality = numberOrNull(fixQuality);
     this.#gps = { lat, lon, altitudeM: numberOrNull(altitudeM), speedKmh: numberOrNull(speedKmh), courseDeg: numberOrNull(courseDeg), at: new Date(at).toISOString() };
   }
 
@@ -311,11 +361,13 @@ export class Agent {
     source.pending = [];
     const append = this.#buffer.append(source.config.name, records).then(
       (result) => {
+        this.#bufferError = undefined;
         if (result.accepted > 0) this.#uploader?.notify(result.accepted);
         if (result.rejected > 0 || result.dropped > 0) this.#log.warn('buffer full', { source: source.config.name, rejected: result.rejected, dropped: result.dropped });
       },
       (error: unknown) => {
         source.appendErrors += records.length;
+        this.#bufferError = (error as Error).message;
         this.#log.error('readings could not be buffered', { source: source.config.name, records: records.length, error });
       },
     );

@@ -120,12 +120,22 @@ export interface AgentConfig {
   status: { port: number; host: string };
   /** How often the agent posts its status to the server (agent/heartbeat.ts); 0 = never. */
   heartbeat: { intervalMs: number };
+  /** applyTimeoutMs: how long a pushed config has to come up healthy before it is rolled back (agent/fleet/). */
+  fleet: { applyTimeoutMs: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** A configuration that cannot be used; the message names the file and the field. */
 export class AgentConfigError extends Error {
   override readonly name = 'AgentConfigError';
+
+  constructor(
+    message: string,
+    /** What is wrong, naming the field but not the file (what a pushed config's rejection reports). */
+    readonly problem = message,
+  ) {
+    super(message);
+  }
 }
 
 export const DEFAULTS = {
@@ -142,6 +152,7 @@ export const DEFAULTS = {
   statusPort: 4500,
   statusHost: '127.0.0.1',
   heartbeatIntervalMs: 30_000,
+  fleetApplyTimeoutMs: 30_000,
   modbusIntervalMs: 5000,
   iec62056IntervalMs: 60_000,
   fragmentSeconds: 2,
@@ -182,22 +193,29 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   } catch (error) {
     throw new AgentConfigError(`agent config ${file}: is not valid JSON: ${(error as Error).message}`);
   }
-  const config = parseAgentConfig(parsed, file);
+  return agentConfigFrom(parsed, file);
+}
+
+/**
+ * Validates a parsed configuration and reads its server.credentialsFile: what both a config file
+ * and a config pushed by the server (agent/fleet/) go through.
+ */
+export async function agentConfigFrom(input: unknown, file: string, base = dirname(file)): Promise<AgentConfig> {
+  const config = parseAgentConfig(input, file, base);
   if (config.server.credentialsFile) {
-    const keys = await loadDeviceCredentials(config.server.credentialsFile, file);
+    const keys = await loadDeviceCredentials((await serviceCredential(DEVICE_KEYS_CREDENTIAL)) ?? config.server.credentialsFile, file);
     config.server.accessKeyId = keys.accessKeyId;
     config.server.secretAccessKey = keys.secretAccessKey;
   }
   return config;
 }
 
-/** Validates a parsed configuration; `file` names it in messages and anchors relative paths. */
-export function parseAgentConfig(input: unknown, file: string): AgentConfig {
+/** Validates a parsed configuration; `file` names it in messages, `base` anchors relative paths (the file's folder unless given). */
+export function parseAgentConfig(input: unknown, file: string, base = dirname(file)): AgentConfig {
   const fail = (message: string): never => {
-    throw new AgentConfigError(`agent config ${file}: ${message}`);
+    throw new AgentConfigError(`agent config ${file}: ${message}`, message);
   };
-  const base = dirname(file);
-  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'cameras', 'status', 'heartbeat', 'logLevel']);
+  const root = object(input, '', fail, ['deviceId', 'server', 'dataDir', 'buffer', 'upload', 'sources', 'cameras', 'status', 'heartbeat', 'fleet', 'logLevel']);
 
   const deviceId = string(root, 'deviceId', '', fail, { required: true, pattern: /^[\w.:-]{1,128}$/, patternText: 'letters, digits, _ . : - (1 to 128)' })!;
 
@@ -260,6 +278,9 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
   const heartbeatIn = object(root['heartbeat'] ?? {}, 'heartbeat', fail, ['intervalMs']);
   const heartbeat = { intervalMs: integer(heartbeatIn, 'intervalMs', 'heartbeat.', fail, { min: 0 }) ?? DEFAULTS.heartbeatIntervalMs };
 
+  const fleetIn = object(root['fleet'] ?? {}, 'fleet', fail, ['applyTimeoutMs']);
+  const fleet = { applyTimeoutMs: integer(fleetIn, 'applyTimeoutMs', 'fleet.', fail, { min: 100, max: 600_000 }) ?? DEFAULTS.fleetApplyTimeoutMs };
+
   const logLevel = oneOf(root, 'logLevel', '', fail, ['debug', 'info', 'warn', 'error'] as const) ?? 'info';
 
   const cameras = parseCameras(root['cameras'], fail);
@@ -292,7 +313,7 @@ export function parseAgentConfig(input: unknown, file: string): AgentConfig {
     });
   }
 
-  return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, heartbeat, logLevel };
+  return { file, deviceId, server, dataDir, buffer, upload, sources, cameras, videoUpload, status, heartbeat, fleet, logLevel };
 }
 
 const CAMERA_FIELDS = ['name', 'source', 'stream', 'width', 'height', 'fps', 'fragmentSeconds', 'encoder', 'spool', 'tags', 'attachGps', 'webrtc'];
@@ -459,6 +480,20 @@ function parseSource(raw: unknown, at: string, deviceId: string, fail: (message:
     };
   }
   return source;
+}
+
+/** The name under which the systemd unit passes server.credentialsFile (LoadCredential=, agent/service/). */
+export const DEVICE_KEYS_CREDENTIAL = 'rivulet-device-keys';
+
+/**
+ * The copy systemd made of a credential for this service ($CREDENTIALS_DIRECTORY/<name>), when it
+ * did: the file itself may stay root-only, which the service's own user could not read.
+ */
+async function serviceCredential(name: string): Promise<string | undefined> {
+  const directory = process.env['CREDENTIALS_DIRECTORY'];
+  if (!directory) return undefined;
+  const path = join(directory, name);
+  return (await stat(path).then(() => true, () => false)) ? path : undefined;
 }
 
 /** The device keys from a root-only file: {"accessKeyId": "…", "secretAccessKey": "…"}. */

@@ -3,12 +3,14 @@
 // into each device's loopback-only status endpoint. SigV4-signed with the device keys (service
 // `rivulet`) when the agent has them. Failures are logged at debug only: the uploaders already
 // report connectivity, and a server without the endpoint must not fill a device's log.
+//
+// The server answers 204, or 200 {"config": {"version", "document"}} when it wants the device to
+// run another config (agent/fleet/protocol.ts): that offer is handed on, checked by whoever takes it.
 
 import { silentLogger, type Logger } from '../lib/log.js';
 import { signedPost } from './signed-post.js';
 import type { AgentStatus } from './status.js';
 import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../lib/heartbeat-protocol.js';
-
 
 /** Options of {@link HeartbeatSender}. */
 export interface HeartbeatOptions {
@@ -16,6 +18,8 @@ export interface HeartbeatOptions {
   url: string;
   intervalMs: number;
   status: () => Promise<AgentStatus>;
+  /** Takes the `config` of a 200 answer, as it came. */
+  onConfigOffer?: (offer: unknown) => void;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   region: string;
   /** Per request; 5000 ms unless given. */
@@ -29,6 +33,9 @@ export class HeartbeatSender {
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  #beating = false;
+  /** beatNow() during a beat: beat again as soon as it ends. */
+  #again = false;
   #stopped = false;
   #sent = 0;
   #failed = 0;
@@ -48,6 +55,17 @@ export class HeartbeatSender {
     this.#beat();
   }
 
+  /** Beats now, or right after the beat in flight (whose status may already be stale). */
+  beatNow(): void {
+    if (this.#stopped) return;
+    if (this.#beating) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#beat();
+  }
+
   /** Stops the timer and waits for a beat in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -57,6 +75,7 @@ export class HeartbeatSender {
 
   #beat(): void {
     if (this.#stopped) return;
+    this.#beating = true;
     this.#inFlight = this.#send().then(
       () => void this.#sent++,
       (error: unknown) => {
@@ -66,7 +85,11 @@ export class HeartbeatSender {
     );
     // The next beat is timed from the end of this one: a slow server never sees them pile up.
     void this.#inFlight.finally(() => {
-      if (!this.#stopped) this.#timer = setTimeout(() => this.#beat(), this.#options.intervalMs);
+      this.#beating = false;
+      if (this.#stopped) return;
+      const again = this.#again;
+      this.#again = false;
+      this.#timer = setTimeout(() => this.#beat(), again ? 0 : this.#options.intervalMs);
     });
   }
 
@@ -81,5 +104,13 @@ export class HeartbeatSender {
       timeoutMs: this.#options.timeoutMs ?? 5000,
     });
     if (answer.status < 200 || answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 512).trim()}`);
+    if (answer.status !== 200 || !this.#options.onConfigOffer) return;
+    let config: unknown;
+    try {
+      config = (JSON.parse(answer.body) as { config?: unknown } | null)?.config;
+    } catch (error) {
+      throw new Error(`the heartbeat's answer is not JSON: ${(error as Error).message}`);
+    }
+    if (config !== undefined) this.#options.onConfigOffer(config);
   }
 }

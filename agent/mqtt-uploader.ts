@@ -20,6 +20,11 @@
 // Unlike HTTP, the broker cannot refuse one message and go on: it closes the connection (MQTT 3.1.1
 // has no negative PUBACK). So a record the server cannot store (its stream does not exist yet)
 // holds back every later record, of all streams, until it can be stored.
+//
+// Config offers: each connection subscribes (QoS 1) to rivulet/<deviceId>/config, where the server
+// keeps the config it wants the device to run as a retained message; what arrives is handed on.
+// The connection exists while there is something to send, so an idle agent learns of a config
+// from its heartbeat's answer instead.
 
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { BufferedRecord } from './buffer/index.js';
@@ -30,6 +35,8 @@ import { DrainLoop, drainSettings, emptyStats, type DrainOptions, producerIdOf, 
 export interface MqttUploaderOptions extends DrainOptions {
   /** Extra options for the `mqtt` client (e.g. `ca` for a private TLS certificate authority). */
   clientOptions?: IClientOptions;
+  /** Takes each message on the device's config topic, parsed as JSON (agent/fleet/protocol.ts checks it). */
+  onConfigOffer?: (offer: unknown) => void;
 }
 
 /** The first level of every topic the agent publishes to. */
@@ -39,6 +46,11 @@ const STOP_DISCONNECT_MS = 1000;
 /** The topic a buffered record is published to. */
 export function mqttTopicFor(deviceId: string, producerEpoch: string, record: Pick<BufferedRecord, 'stream' | 'partitionKey' | 'sequence'>): string {
   return `${TOPIC_ROOT}/${deviceId}/${record.stream}/${record.partitionKey}/${producerEpoch}/${record.sequence}`;
+}
+
+/** The topic the server keeps the device's config offer on (retained). */
+export function configTopicFor(deviceId: string): string {
+  return `${TOPIC_ROOT}/${deviceId}/config`;
 }
 
 /** The server's route (in its --mqtt-config) that stores the agent's records of one stream. */
@@ -55,7 +67,7 @@ export function topicLevelProblem(value: string): string | undefined {
 
 /** Drains a buffer into Data Streams over MQTT; start() / stop(). */
 export class MqttUploader {
-  readonly #options: Required<Omit<MqttUploaderOptions, 'credentials' | 'log' | 'random' | 'clientOptions'>> & Pick<MqttUploaderOptions, 'credentials' | 'clientOptions'>;
+  readonly #options: Required<Omit<MqttUploaderOptions, 'credentials' | 'log' | 'random' | 'clientOptions' | 'onConfigOffer'>> & Pick<MqttUploaderOptions, 'credentials' | 'clientOptions' | 'onConfigOffer'>;
   readonly #log: Logger;
   readonly #producerId: string;
   readonly #loop: DrainLoop;
@@ -76,6 +88,7 @@ export class MqttUploader {
       deviceId: options.deviceId,
       credentials: options.credentials,
       clientOptions: options.clientOptions,
+      onConfigOffer: options.onConfigOffer,
       ...settings,
     };
     this.#log = settings.log;
@@ -179,6 +192,7 @@ export class MqttUploader {
       throw error;
     });
     this.#log.info('mqtt connected', { url: this.#options.url });
+    if (this.#options.onConfigOffer) this.#subscribeToConfig(client, this.#options.onConfigOffer);
     return client;
   }
 
@@ -212,6 +226,23 @@ export class MqttUploader {
           if (--pending === 0) finish();
         });
       });
+    });
+  }
+
+  /** Hands on what arrives on the config topic; the retained offer arrives right after the SUBACK. */
+  #subscribeToConfig(client: MqttClient, onConfigOffer: (offer: unknown) => void): void {
+    const topic = configTopicFor(this.#options.deviceId);
+    client.on('message', (received, payload) => {
+      if (received !== topic) return;
+      try {
+        onConfigOffer(JSON.parse(payload.toString('utf8')));
+      } catch (error) {
+        this.#log.warn('config message ignored: not JSON', { topic, error: (error as Error).message });
+      }
+    });
+    // Not awaited: records need not wait for the SUBACK.
+    client.subscribe(topic, { qos: 1 }, (error, granted) => {
+      if (error || granted?.some((grant) => grant.qos === 128)) this.#log.warn('config topic subscription refused', { topic, error: error?.message });
     });
   }
 

@@ -6,6 +6,8 @@ import https from 'node:https';
 import { signRequest } from '../lib/sigv4.js';
 
 export interface SignedPost {
+  /** POST unless given (the admin CLI also GETs, PUTs and DELETEs). */
+  method?: string;
   /** The full URL; its path is what gets signed. */
   url: URL;
   headers: Record<string, string>;
@@ -25,8 +27,9 @@ export interface SignedPost {
 export function signedPost(post: SignedPost): Promise<{ status: number; body: string }> {
   const { url } = post;
   const path = url.pathname || '/';
+  const method = post.method ?? 'POST';
   let headers: Record<string, string> = { host: url.host, ...post.headers };
-  if (post.credentials) headers = signRequest({ method: 'POST', path, headers, body: post.body, ...post.credentials, region: post.region, service: post.service });
+  if (post.credentials) headers = signRequest({ method, path, headers, body: post.body, ...post.credentials, region: post.region, service: post.service });
   const send = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
     const request = send(
@@ -35,7 +38,7 @@ export function signedPost(post: SignedPost): Promise<{ status: number; body: st
         hostname: url.hostname.replace(/^\[|\]$/g, ''),
         port: url.port || (url.protocol === 'https:' ? 443 : 80),
         path,
-        method: 'POST',
+        method,
         ...(post.agent ? { agent: post.agent } : {}),
         headers: { ...headers, 'content-length': String(post.body.length) },
         timeout: post.timeoutMs,

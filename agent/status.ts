@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReaderCounters } from '../hardware/serial/byte-transport.js';
 import type { BufferSourceStats } from './buffer/index.js';
+import type { ConfigReport } from './fleet/protocol.js';
+import type { HostStats } from './host-stats.js';
 import type { UploaderStats } from './uploader.js';
 import type { CameraStatus } from './video/cameras.js';
 
@@ -16,6 +18,8 @@ export interface SourceStatus
   port: string;
   /** The transport's last state: open, closed or error. */
   transport: string;
+  /** The port is open (a streaming device that goes silent is closed by the transport's watchdog). */
+  healthy: boolean;
   /** Readings delivered by the reader. */
   readings: number;
   /** Readings skipped by sampling.minIntervalMs. */
@@ -32,9 +36,19 @@ export interface SourceStatus
 /** The whole status document. */
 export interface AgentStatus {
   deviceId: string;
+  /** The package's version. */
+  agentVersion: string;
   producerId: string | null;
   server: string;
+  /** When the running config was started (a pushed config restarts the agent in-process). */
   startedAt: number;
+  /** How long the process has run. */
+  uptimeMs: number;
+  host: HostStats;
+  /** The latest valid fix, when a GPS source has one; `at` in epoch ms. */
+  gps: { lat: number; lon: number; fixQuality: number | null; at: number } | null;
+  /** Which config runs: the local file (version null) or a pushed version; and the latest refused. */
+  config: ConfigReport;
   buffer: { backlogRecords: number; backlogBytes: number; maxBytes: number; fileBytes: number } | null;
   upload: UploaderStats | null;
   sources: SourceStatus[];
@@ -188,6 +202,7 @@ export function prometheus(status: AgentStatus): string {
   metric('rivulet_agent_backlog_bytes', 'gauge', 'Payload and key bytes waiting in the buffer.', perSource((s) => s.backlogBytes));
   metric('rivulet_agent_backlog_oldest_age_seconds', 'gauge', 'Age of the oldest buffered record.', perSource((s) => (s.oldestAgeMs === null ? 0 : s.oldestAgeMs / 1000)));
   metric('rivulet_agent_port_open', 'gauge', '1 while the source port is open.', perSource((s) => (s.transport === 'open' ? 1 : 0)));
+  metric('rivulet_agent_config_version', 'gauge', 'The pushed config version in force; 0 while the local config file is.', [[{}, status.config.version ?? 0]]);
   metric('rivulet_agent_checksum_errors_total', 'counter', 'Frames dropped for a bad checksum.', perSource((s) => s.reader.checksumErrors));
   const perCamera = (pick: (camera: CameraStatus) => number | null) => status.cameras.map((camera): [Record<string, string>, number | null] => [{ camera: camera.name, stream: camera.stream }, pick(camera)]);
   if (status.cameras.length > 0) {

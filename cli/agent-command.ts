@@ -3,11 +3,13 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import http from 'node:http';
-import type { Agent } from '../agent/agent.js';
+import { join } from 'node:path';
+import type { AgentSupervisor } from '../agent/fleet/supervisor.js';
 import { BufferLockedError } from '../agent/buffer/errors.js';
 import { AgentConfigError, DEFAULTS, loadAgentConfig } from '../agent/config.js';
 import type { AgentStatus } from '../agent/status.js';
 import { Logger, isLogLevel, type LogLevel } from '../lib/log.js';
+import { installCommands } from './agent-install-command.js';
 import { stopOnSignals } from './signals.js';
 
 function logLevel(value: string): LogLevel {
@@ -40,6 +42,8 @@ export function agentCommand(): Command {
     .description('run the edge agent: serial sources → durable buffer → Data Streams (see README "Agent")')
     .addOption(new Option('-c, --config <file>', 'the agent config (JSON)'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error (overrides the config)').argParser(logLevel))
+    // A subcommand's own --config (install, doctor) must not be taken for this one's.
+    .enablePositionalOptions()
     .action(async (options: AgentCommandOptions) => {
       if (!options.config) command.error('error: --config <file> is required (or use `rivulet agent status`)', { exitCode: 2 });
       await runAgent(options.config!, options.logLevel, programName(command));
@@ -70,21 +74,45 @@ export function agentCommand(): Command {
         process.stdout.write(await doctorReport(options.config));
       }),
   );
+  for (const subcommand of installCommands()) command.addCommand(subcommand);
   return command;
 }
 
 async function runAgent(configFile: string, level: LogLevel | undefined, name: string): Promise<void> {
-  let agent: Agent;
+  let supervisor: AgentSupervisor;
   let log: Logger;
   try {
-    const config = await loadAgentConfig(configFile);
-    log = new Logger(level ?? config.logLevel, { component: 'agent', deviceId: config.deviceId });
+    const local = await loadAgentConfig(configFile);
+    log = new Logger(level ?? local.logLevel, { component: 'agent', deviceId: local.deviceId });
     // Loaded here, not at the top: the rest of the CLI (and `rivulet agent status`) need not carry it.
-    const { Agent } = await import('../agent/agent.js');
-    agent = new Agent({ config, log });
-    stopOnSignals(() => agent.stop(), log);
-    await agent.start();
-    process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.transport === 'mqtt' ? config.server.mqttUrl : config.server.url}, status on ${agent.statusUrl}\n`);
+    const { AgentSupervisor } = await import('../agent/fleet/supervisor.js');
+    // The supervisor runs the local config, or the config the server pushed, and swaps them in-process.
+    supervisor = new AgentSupervisor({
+      local,
+      log,
+      onFatal: (error) => {
+        log.error('the previous config could not be started again after a failed trial; exiting', { error });
+        process.exit(1);
+      },
+    });
+    const { ServiceNotifier } = await import('../agent/service/notify.js');
+    const notifier = ServiceNotifier.fromEnvironment({ log: log.child({ component: 'systemd' }) });
+    stopOnSignals(() => {
+      notifier?.stopping();
+      return supervisor.stop();
+    }, log);
+    await supervisor.start();
+    const config = supervisor.config;
+    const version = supervisor.report().version;
+    process.stdout.write(`Rivulet agent ${config.deviceId} running: ${config.sources.length} source(s) → ${config.server.transport === 'mqtt' ? config.server.mqttUrl : config.server.url}, ${version === null ? 'local config' : `pushed config v${version}`}, status on ${supervisor.statusUrl}\n`);
+    if (notifier) {
+      const { BUFFER_FILE } = await import('../agent/agent.js');
+      const { checkServiceHealth } = await import('../agent/service/health.js');
+      const watched = { health: () => supervisor.health(), status: () => get(`${supervisor.statusUrl}/status`) };
+      notifier.ready(`running: ${config.sources.length} source(s), ${config.cameras.length} camera(s)`, (timeoutMs) =>
+        checkServiceHealth(watched, supervisor.config.sources.length > 0 ? join(supervisor.config.dataDir, BUFFER_FILE) : undefined, timeoutMs),
+      );
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof AgentConfigError || error instanceof BufferLockedError || code === 'EADDRINUSE' || code === 'EACCES') {
@@ -111,7 +139,9 @@ function get(url: string): Promise<string> {
 /** The status for people: a header, the upload state, then one row per source. */
 export function formatStatus(status: AgentStatus, now: number): string {
   const out: string[] = [];
-  out.push(`agent ${status.deviceId} (producer ${status.producerId ?? '-'}) → ${status.server}, up ${duration(now - status.startedAt)}`);
+  out.push(`agent ${status.deviceId} (producer ${status.producerId ?? '-'}) → ${status.server}, up ${duration(status.uptimeMs)}, version ${status.agentVersion}; config ${configLine(status.config, now)}`);
+  const { memory, disk, loadAverage } = status.host;
+  out.push(`host: agent RSS ${bytes(memory.rssBytes)}, memory free ${bytes(memory.freeBytes)} of ${bytes(memory.totalBytes)}, ${disk ? `disk free ${bytes(disk.freeBytes)} of ${bytes(disk.totalBytes)} (${disk.path})` : 'disk unknown'}, load ${loadAverage.join(' ')}${status.gps ? `; gps ${status.gps.lat.toFixed(5)}, ${status.gps.lon.toFixed(5)} (quality ${status.gps.fixQuality ?? '-'}, ${duration(now - status.gps.at)} ago)` : ''}`);
   const upload = status.upload;
   if (upload) {
     const success = upload.lastSuccessAt === null ? 'never' : `${duration(now - upload.lastSuccessAt)} ago`;
@@ -157,6 +187,13 @@ export function formatStatus(status: AgentStatus, now: number): string {
     ]),
   ));
   return out.join('\n') + '\n';
+}
+
+/** The config in force and the latest refusal: "v3 (applied 5m ago); v4 rejected 1m ago: …". */
+function configLine(config: AgentStatus['config'], now: number): string {
+  const running = config.version === null ? 'local file' : `v${config.version}${config.appliedAt === null ? '' : ` (applied ${duration(now - config.appliedAt)} ago)`}`;
+  const rejected = config.rejected ? `; v${config.rejected.version} rejected ${duration(now - config.rejected.at)} ago: ${config.rejected.error}` : '';
+  return running + rejected;
 }
 
 /** Rows under a header, columns padded to their widest cell. */

@@ -1,12 +1,11 @@
 import { CommanderError, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { CredentialsFileError } from '../ingest-server/auth/credentials.js';
 import { KeysFileError } from '../ingest-server/data-streams/encryption.js';
 import { MqttConfigError } from '../ingest-server/mqtt/routes.js';
 import { ServerOptionsError } from '../ingest-server/server-options-error.js';
 
 /** The package's version, shown by --version. */
-export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION } from '../lib/version.js';
 
 // Errors a user can fix get one clear line; anything else is a bug and keeps its stack.
 const USER_ERRORS = [CredentialsFileError, KeysFileError, MqttConfigError, ServerOptionsError];

@@ -1,13 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { Logger, silentLogger } from '../lib/log.js';
 import { loadCredentialsFile } from './auth/credentials.js';
-import { verifySigV4, type SignedRequest } from './auth/sigv4.js';
+import type { SignedRequest } from './auth/sigv4.js';
 import { HEARTBEAT_PATH } from '../lib/heartbeat-protocol.js';
-import { DeviceRegistry, serveHeartbeat } from './console/heartbeats.js';
+import { DeviceRegistry, serveHeartbeat, type HeartbeatContext } from './console/heartbeats.js';
 import { isConsoleRequest, serveConsole, type ConsoleOptions } from './console/serve.js';
 import { DEFAULT_SETTINGS, type DataStreamsContext, type DataStreamsSettings } from './data-streams/context.js';
 import { loadKeyRing } from './data-streams/encryption.js';
@@ -15,6 +15,12 @@ import { serveKinesis, type EndpointStats } from './data-streams/endpoint.js';
 import { retentionCutoff } from './data-streams/shards.js';
 import { Subscriptions } from './data-streams/subscriptions.js';
 import { ThroughputLimiter } from './data-streams/throughput.js';
+import { isAdminPath, serveAdmin, type AdminContext } from './devices/admin-api.js';
+import { authorize, configTopic, namedResource } from './devices/authorization.js';
+import { DeviceConnections } from './devices/connections.js';
+import { DesiredConfigs, type StoredConfig } from './devices/desired-configs.js';
+import { RecordDeviceKeyStore, type StoredDevice } from './devices/device-keys.js';
+import { keyResolver, verifyPrincipal } from './devices/principals.js';
 import { readBody } from './http/body.js';
 import { ServerOptionsError } from './server-options-error.js';
 import { listen, type Listener } from './http/listener.js';
@@ -58,8 +64,9 @@ export interface ServerOptions {
   videoStore?: VideoStore;
   /**
    * Keeps streams, records and fragments on this NATS JetStream cluster instead of dataDir, so
-   * several servers serve the same data; `store` and `videoStore`, when given, still win. Signaling
-   * channels and the device registry stay in dataDir, per node.
+   * several servers serve the same data; `store` and `videoStore`, when given, still win. Device
+   * keys and desired configs are shared there too; signaling channels and the device (heartbeat)
+   * registry stay in dataDir, per node.
    */
   natsStore?: NatsStoreOptions;
   /** Kinesis Video settings beyond region and account, which come from `settings`. */
@@ -107,7 +114,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // The JetStream stores are loaded only when used, so a server on the embedded store never loads them.
   const nats = options.natsStore
-    ? { handle: await connectNats(options.natsStore), ...(await import('./storage/nats/data-stream-store.js')), ...(await import('./storage/nats/video-store.js')) }
+    ? {
+        handle: await connectNats(options.natsStore),
+        ...(await import('./storage/nats/data-stream-store.js')),
+        ...(await import('./storage/nats/video-store.js')),
+        ...(await import('./devices/nats-record-map.js')),
+      }
     : undefined;
   const store = options.store ?? (nats ? new nats.NatsDataStreamStore(nats.handle, { now }) : new SqliteDataStreamStore(options.dataDir, { now }));
   // Closes the stores, then the NATS connection they share.
@@ -140,7 +152,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await closeStores(store);
     throw error;
   }
-  const verifySigned = credentials ? (request: SignedRequest) => verifySigV4(request, (accessKeyId) => credentials.get(accessKeyId), now()) : undefined;
+  // On NATS every node follows the same buckets, so a revoke or a push through any node holds on all.
+  const deviceKeys = nats ? new RecordDeviceKeyStore(new nats.NatsRecordMap<StoredDevice>(nats.handle, 'device_keys')) : RecordDeviceKeyStore.inDataDir(options.dataDir);
+  const desiredConfigs = nats ? new DesiredConfigs(new nats.NatsRecordMap<StoredConfig>(nats.handle, 'device_configs')) : DesiredConfigs.inDataDir(options.dataDir);
+  // Device keys are accepted only when the server authenticates at all.
+  const resolveKey = credentials ? keyResolver(credentials, deviceKeys) : undefined;
+  const verifySigned = resolveKey ? (request: SignedRequest) => verifyPrincipal(request, resolveKey, now()) : undefined;
+  const deviceConnections = new DeviceConnections((accessKeyId) => deviceKeys.keyFor(accessKeyId) !== undefined);
+  deviceKeys.onRevoked((device) => deviceConnections.closeAll(device.name));
   // Aborted at shutdown: PutMedia and GetMedia calls end themselves (PutMedia after its pending fragments are stored).
   const videoClosing = new AbortController();
   // Every PutMedia and GetMedia call listens for the shutdown: hundreds at once are normal.
@@ -152,7 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     now,
     // From the data-stream store, which every node shares: a session opened on one node plays on any.
     playbackSecret: await store.secret('kvs-playback-session'),
-    ...(verifySigned ? { verify: (request) => void verifySigned(request) } : {}),
+    ...(verifySigned ? { verify: (request) => verifySigned(request).principal } : {}),
     closing: { signal: videoClosing.signal },
   };
   const channels = new JsonChannelStore(options.dataDir);
@@ -166,12 +185,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const devices = new DeviceRegistry(options.dataDir);
   try {
-    await Promise.all([devices.load(), channels.load()]);
+    // On NATS no store creates dataDir, and the per-node JSON documents live there.
+    await mkdir(options.dataDir, { recursive: true });
+    await Promise.all([devices.load(), channels.load(), deviceKeys.load(), desiredConfigs.load()]);
   } catch (error) {
     await closeStores(store, videoStore);
     throw error;
   }
-  const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, now, videoCtx, signaling, log, ...(credentials ? { credentials } : {}) };
+  const heartbeats: HeartbeatContext = { registry: devices, configs: desiredConfigs, now, ...(verifySigned ? { verify: verifySigned } : {}) };
+  const admin: AdminContext = { devices: deviceKeys, configs: desiredConfigs, heartbeats: devices, now, ...(verifySigned ? { verify: verifySigned } : {}) };
+  const consoleOptions: ConsoleOptions = { data: ctx, video: videoStore, devices, identities: deviceKeys, configs: desiredConfigs, now, videoCtx, signaling, log, ...(credentials ? { credentials } : {}) };
   const stats: EndpointStats = { requests: new Map(), errors: new Map() };
   const inFlight = new Set<Promise<void>>();
 
@@ -188,7 +211,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (path === HEARTBEAT_PATH) {
-      await serveHeartbeat(devices, verifySigned, now, request, response);
+      await serveHeartbeat(heartbeats, request, response);
+      return;
+    }
+    if (isAdminPath(path)) {
+      await serveAdmin(admin, request, response);
       return;
     }
     if (isConsoleRequest(request.method, path)) {
@@ -204,8 +231,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     try {
       if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
       const body = await readBody(request, MAX_BODY_BYTES);
-      verifySigned?.({ method: request.method, path, headers: request.headers, body });
-      await serveKinesis(ctx, log, stats, header(request, 'x-amz-target') ?? '', header(request, 'content-type'), body, response);
+      const signed = verifySigned?.({ method: request.method, path, headers: request.headers, body });
+      const access =
+        signed &&
+        ((operation: string, decoded: unknown) =>
+          authorize(signed.principal, { service: 'kinesis', action: operation, resource: namedResource(decoded, 'StreamName', 'StreamARN', 'stream'), producerId: producerIdOf(decoded) }));
+      await serveKinesis(ctx, log, stats, header(request, 'x-amz-target') ?? '', header(request, 'content-type'), body, response, access);
     } catch (error) {
       if (!(error instanceof ServiceError)) throw error;
       const encoded = encodeError(format, error);
@@ -220,7 +251,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       socket.destroy();
       return;
     }
-    const work = acceptSignalingUpgrade(signaling, request, socket, head).catch((error) => {
+    const work = acceptSignalingUpgrade(signaling, request, socket, head, deviceConnections).catch((error) => {
       log.error('signaling upgrade failed', { error });
       socket.destroy();
     });
@@ -240,7 +271,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let mqtt: RunningMqttBroker | undefined;
   if (mqttConfig) {
     try {
-      mqtt = await startMqttBroker({ host, port: options.mqttPort!, config: mqttConfig, ctx, log, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) });
+      mqtt = await startMqttBroker({ host, port: options.mqttPort!, config: mqttConfig, ctx, log, connections: deviceConnections, ...(resolveKey ? { keys: resolveKey } : {}), ...(tls ? { tls } : {}) });
+      // aedes keeps retained messages in memory: every desired config is published again at start.
+      const broker = mqtt;
+      const publishConfig = (name: string, config: object) =>
+        broker.publishRetained(configTopic(name), Buffer.from(JSON.stringify(config), 'utf8')).catch((error) => log.error('publishing a device config over mqtt failed', { device: name, error }));
+      desiredConfigs.onChange(publishConfig);
+      await Promise.all(desiredConfigs.entries().map(([name, config]) => publishConfig(name, config)));
     } catch (error) {
       await listener.close(0);
       await closeStores(store, videoStore);
@@ -271,12 +308,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // Both fronts end their clients first, so what they sent is stored or refused before the store closes.
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
-        await Promise.all([closeStores(store, videoStore), devices.flush()]);
+        // The device stores first: on NATS they follow buckets over the connection closeStores ends.
+        await Promise.all([devices.flush(), deviceKeys.close(), desiredConfigs.close()]);
+        await closeStores(store, videoStore);
         log.info('server stopped');
       })();
       return closing;
     },
   };
+}
+
+/** The ProducerId a PutRecord(s) body names, if it is a string (the operation validates it). */
+function producerIdOf(decoded: unknown): string | undefined {
+  const producerId = (decoded as { ProducerId?: unknown } | null)?.ProducerId;
+  return typeof producerId === 'string' ? producerId : undefined;
 }
 
 function header(request: http.IncomingMessage | http2.Http2ServerRequest, name: string): string | undefined {

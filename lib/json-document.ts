@@ -10,7 +10,11 @@ export class JsonDocument<T> {
   // not stop the next.
   #saving: Promise<void> = Promise.resolve();
 
-  constructor(readonly path: string) {}
+  /** `mode`: the file's permissions, e.g. 0o600 for a document holding secrets; the umask's otherwise. */
+  constructor(
+    readonly path: string,
+    private readonly mode?: number,
+  ) {}
 
   /** The document, or undefined when the file does not exist yet. */
   async read(): Promise<T | undefined> {
@@ -29,8 +33,10 @@ export class JsonDocument<T> {
     const text = JSON.stringify(value);
     const saved = this.#saving.catch(() => {}).then(async () => {
       const temporary = `${this.path}.tmp`;
-      const file = await open(temporary, 'w');
+      const file = await open(temporary, 'w', this.mode);
       try {
+        // open's mode applies only to a file it creates; a temporary left by a crash keeps its own.
+        if (this.mode !== undefined) await file.chmod(this.mode);
         await file.writeFile(text);
         await file.sync();
       } finally {

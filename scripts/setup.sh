@@ -16,7 +16,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   mosquitto mosquitto-clients nats-server socat ffmpeg udev chromium libsqlite3-dev awscli
-  v4l-utils python3 make g++
+  v4l-utils python3 make g++ strace
 )
 
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -11,7 +11,6 @@
 //   node dist/bench/agent/run.js [--readings 200000] [--seconds 20] [--record-bytes 100] [--sim-rate 10]
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { RecordBuffer, type BufferInput } from '../../agent/buffer/index.js';
 import type { AgentStatus } from '../../agent/status.js';
 import { Uploader } from '../../agent/uploader.js';
+import { getAgentStatus } from '../lib/agent-status.js';
 import { freePort, startBenchProcess, startBenchServer, type BenchProcess, type BenchServer } from '../lib/processes.js';
 import { processIo, processMemory } from '../lib/proc.js';
 import { connectHttp1, member, type RawConnection } from '../lib/raw-kinesis.js';
@@ -202,18 +202,6 @@ async function bareNodeRss(): Promise<number> {
   return rss;
 }
 
-function getStatus(url: string): Promise<AgentStatus> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(`${url}/status`, { timeout: 5000 }, (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => (response.statusCode === 200 ? resolve(JSON.parse(body) as AgentStatus) : reject(new Error(`status: HTTP ${response.statusCode}`))));
-      })
-      .on('error', reject);
-  });
-}
-
 /** Payload bytes (data + partition key, as the buffer counts them) the agent has buffered so far. */
 function bufferedBytes(status: AgentStatus): number {
   return (status.upload?.uploadedBytes ?? 0) + (status.buffer?.backlogBytes ?? 0);
@@ -267,7 +255,7 @@ async function measureAgent(server: BenchServer, dir: string, children: BenchPro
   // Let every source deliver its first reading (ports open, first poll answered) before the window.
   const warmupDeadline = Date.now() + 10_000;
   for (;;) {
-    const status = await getStatus(statusUrl);
+    const status = await getAgentStatus(statusUrl);
     if (status.sources.every((source) => source.readings > 0)) break;
     if (Date.now() > warmupDeadline) {
       throw new Error(`agent: sources without readings after 10 s: ${status.sources.filter((source) => source.readings === 0).map((source) => `${source.name} (${source.transport})`).join(', ')}`);
@@ -275,7 +263,7 @@ async function measureAgent(server: BenchServer, dir: string, children: BenchPro
     await sleep(100);
   }
 
-  const first = await getStatus(statusUrl);
+  const first = await getAgentStatus(statusUrl);
   const ioStart = processIo(agent.pid);
   const rssStart = processMemory(agent.pid).rss;
   const started = performance.now();
@@ -284,7 +272,7 @@ async function measureAgent(server: BenchServer, dir: string, children: BenchPro
     await sleep(250);
     samples.push({ at: (performance.now() - started) / 1000, rss: processMemory(agent.pid).rss });
   }
-  const last = await getStatus(statusUrl);
+  const last = await getAgentStatus(statusUrl);
   const ioEnd = processIo(agent.pid);
   const seconds = (performance.now() - started) / 1000;
   const peak = processMemory(agent.pid).peak;

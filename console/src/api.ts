@@ -62,18 +62,24 @@ export interface TimelineFragment {
   sizeBytes: number;
 }
 
-/** A device's latest heartbeat (the agent's status document). */
+/** A device: its latest heartbeat (the agent's status document; null before the first), its identity and its pushed config's state. */
 export interface DeviceHeartbeat {
   deviceId: string;
-  receivedAt: number;
+  receivedAt: number | null;
   status: {
     deviceId: string;
     server?: string;
+    agentVersion?: string;
+    uptimeMs?: number;
     buffer?: { backlogRecords: number; backlogBytes: number } | null;
     upload?: { lastError?: { at: number; message: string } | null; lastSuccessAt?: number | null } | null;
-    sources?: { name: string; type: string; stream: string; transport: string }[];
+    sources?: { name: string; type: string; stream: string; transport: string; healthy?: boolean }[];
     cameras?: { name: string; stream: string; lastError: string | null }[];
-  };
+    host?: { memory?: { rssBytes: number; totalBytes: number; freeBytes: number }; disk?: { path: string; totalBytes: number; freeBytes: number } | null };
+    gps?: { lat: number; lon: number; fixQuality: number; at: number | string } | null;
+  } | null;
+  identity?: { accessKeyId: string; createdAt: number; revokedAt: number | null };
+  config?: { desiredVersion: number; reportedVersion: number | null; state: 'pending' | 'applied' | 'rejected'; error?: string };
 }
 
 /** An error answer of the server, with its wire name. */

@@ -2,7 +2,7 @@
 
 import { getJson, type DataStreamSummary, type DeviceHeartbeat, type VideoStreamSummary } from './api.js';
 import { el } from './dom.js';
-import { ago, bytes } from './format.js';
+import { ago, bytes, duration } from './format.js';
 import type { Page } from './page.js';
 
 const REFRESH_MS = 2000;
@@ -43,25 +43,40 @@ export const overviewPage: Page = (root) => {
     devices.replaceChildren(
       el('h2', {}, 'Devices'),
       table(
-        ['Device', 'Last seen', 'Backlog', 'Sources', 'Cameras', 'Last error'],
-        deviceList.devices.map((device) => {
-          const status = device.status;
-          const cameraError = status.cameras?.find((camera) => camera.lastError)?.lastError;
-          return [
-            device.deviceId,
-            ago(device.receivedAt, deviceList.now),
-            status.buffer ? `${status.buffer.backlogRecords} records, ${bytes(status.buffer.backlogBytes)}` : '—',
-            (status.sources ?? []).map((source) => `${source.name} (${source.type}, ${source.transport})`).join(', ') || '—',
-            (status.cameras ?? []).map((camera) => camera.name).join(', ') || '—',
-            status.upload?.lastError?.message ?? cameraError ?? '—',
-          ];
-        }),
-        'No device has sent a heartbeat yet.',
+        ['Device', 'Last seen', 'Version', 'Uptime', 'Backlog', 'Sources', 'Cameras', 'Disk free', 'Memory', 'GPS fix', 'Config', 'Last error'],
+        deviceList.devices.map((device) => deviceRow(device, deviceList.now)),
+        'No device has sent a heartbeat or been added yet.',
       ),
     );
   };
   return refreshing(refresh, REFRESH_MS, root);
 };
+
+/** One device's cells: what its last heartbeat says, whether its key is revoked, where its pushed config stands. */
+function deviceRow(device: DeviceHeartbeat, now: number): (Node | string)[] {
+  const status = device.status;
+  const revoked = device.identity?.revokedAt;
+  const name = revoked ? el('span', {}, `${device.deviceId} `, el('span', { class: 'badge live', title: `revoked ${ago(revoked, now)}` }, 'REVOKED')) : device.deviceId;
+  const cameraError = status?.cameras?.find((camera) => camera.lastError)?.lastError;
+  const memory = status?.host?.memory;
+  const disk = status?.host?.disk;
+  const gps = status?.gps;
+  const config = device.config;
+  return [
+    name,
+    ago(device.receivedAt, now),
+    status?.agentVersion ?? '—',
+    status?.uptimeMs !== undefined ? duration(status.uptimeMs) : '—',
+    status?.buffer ? `${status.buffer.backlogRecords} records, ${bytes(status.buffer.backlogBytes)}` : '—',
+    (status?.sources ?? []).map((source) => `${source.name} (${source.type}, ${source.healthy === false ? 'UNHEALTHY' : source.transport})`).join(', ') || '—',
+    (status?.cameras ?? []).map((camera) => camera.name).join(', ') || '—',
+    disk ? `${bytes(disk.freeBytes)} of ${bytes(disk.totalBytes)}` : '—',
+    memory ? `RSS ${bytes(memory.rssBytes)}, ${bytes(memory.freeBytes)} free` : '—',
+    gps ? `${gps.lat.toFixed(5)}, ${gps.lon.toFixed(5)} (quality ${gps.fixQuality})` : '—',
+    config ? `v${config.desiredVersion} ${config.state}${config.state === 'rejected' && config.error ? `: ${config.error}` : ''}` : '—',
+    status?.upload?.lastError?.message ?? cameraError ?? '—',
+  ];
+}
 
 /** A table with a header row, or a note when there are no rows. */
 export function table(headings: string[], rows: (Node | string | number)[][], empty: string): HTMLElement {

@@ -9,6 +9,8 @@ import type { StoredRecord, StreamState } from '../data-streams/model.js';
 import { formatShardId } from '../data-streams/sequence-number.js';
 import { visibleShards, openShards } from '../data-streams/shards.js';
 import { statusOf } from '../data-streams/streams.js';
+import { configStateOf, reportedConfigOf, type DesiredConfigs } from '../devices/desired-configs.js';
+import type { DeviceKeyStore } from '../devices/device-keys.js';
 import { ResourceNotFoundException, ValidationException } from '../protocol/errors.js';
 import { Input } from '../protocol/input.js';
 import { getSignalingChannelEndpoint } from '../signaling/channels.js';
@@ -23,6 +25,9 @@ export interface ConsoleSources {
   data: DataStreamsContext;
   video: VideoStore;
   devices: DeviceRegistry;
+  /** Device identities and desired configs: the fleet's revoked keys and config rollout. */
+  identities: DeviceKeyStore;
+  configs: DesiredConfigs;
   signaling: SignalingContext;
   now: () => number;
 }
@@ -52,11 +57,28 @@ export async function consoleApi(sources: ConsoleSources, path: string, query: U
   if (parts.length === 3 && parts[0] === 'data-streams' && parts[2] === 'records') return tailRecords(sources, parts[1]!, query);
   if (parts.length === 1 && parts[0] === 'video-streams') return listVideoStreams(sources);
   if (parts.length === 3 && parts[0] === 'video-streams' && parts[2] === 'fragments') return fragmentTimeline(sources, parts[1]!, query);
-  if (parts.length === 1 && parts[0] === 'devices') return { devices: sources.devices.list(), now: sources.now() };
+  if (parts.length === 1 && parts[0] === 'devices') return { devices: listDevices(sources), now: sources.now() };
   if (parts.length === 1 && parts[0] === 'signaling-channels') return listSignalingChannels(sources);
   if (parts.length === 2 && parts[0] === 'webrtc') return webRtcViewer(sources, parts[1]!, caller);
   if (parts.length === 1 && parts[0] === 'map-tiles') return { reachable: await tilesReachable(Date.now()), tileUrl: TILE_URL };
   return undefined;
+}
+
+/** Every device that has an identity or has sent a heartbeat: its latest status, its key's state and its config rollout. */
+function listDevices(sources: ConsoleSources) {
+  const names = new Set([...sources.devices.list().map((device) => device.deviceId), ...sources.identities.list().map((device) => device.name)]);
+  return [...names].sort().map((deviceId) => {
+    const heartbeat = sources.devices.get(deviceId);
+    const identity = sources.identities.get(deviceId);
+    const desired = sources.configs.get(deviceId);
+    return {
+      deviceId,
+      receivedAt: heartbeat?.receivedAt ?? null,
+      status: heartbeat?.status ?? null,
+      ...(identity ? { identity: { accessKeyId: identity.accessKeyId, createdAt: identity.createdAt, revokedAt: identity.revokedAt ?? null } } : {}),
+      ...(desired ? { config: configStateOf(desired, reportedConfigOf(heartbeat?.status)) } : {}),
+    };
+  });
 }
 
 async function listDataStreams(sources: ConsoleSources) {

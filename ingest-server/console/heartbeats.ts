@@ -1,6 +1,8 @@
 // The server side of agent heartbeats: POST /agent/v1/heartbeat with the agent's status document
 // (AgentStatus of agent/status.ts) as JSON, SigV4-signed for service `rivulet` when the server has
-// credentials, answered 204. The latest status per deviceId is what the console's device list
+// credentials (a device key only for its own deviceId), answered 204 — or 200 with
+// {"config":{"version","document"}} while the server holds a desired config for the device that it
+// neither runs nor rejected. The latest status per deviceId is what the console's device list
 // shows; it is persisted to <dataDir>/devices.json so a restart does not empty the list.
 
 import type http from 'node:http';
@@ -8,7 +10,10 @@ import type http2 from 'node:http2';
 import { join } from 'node:path';
 import { JsonDocument } from '../../lib/json-document.js';
 import type { AgentStatus } from '../../agent/status.js';
-import type { SignedRequest, VerifiedIdentity } from '../auth/sigv4.js';
+import type { SignedRequest } from '../auth/sigv4.js';
+import { authorize } from '../devices/authorization.js';
+import { configToDeliver, reportedConfigOf, type DesiredConfigs } from '../devices/desired-configs.js';
+import type { Authenticated } from '../devices/principals.js';
 import { readBody } from '../http/body.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InvalidSignatureException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
@@ -42,6 +47,11 @@ export class DeviceRegistry {
     for (const device of stored?.devices ?? []) this.#devices.set(device.deviceId, device);
   }
 
+  /** The latest heartbeat of a device, if it sent one. */
+  get(deviceId: string): DeviceHeartbeat | undefined {
+    return this.#devices.get(deviceId);
+  }
+
   /** Devices by deviceId. */
   list(): DeviceHeartbeat[] {
     return [...this.#devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
@@ -62,26 +72,38 @@ export class DeviceRegistry {
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
-/** Serves POST /agent/v1/heartbeat: verifies, validates and records one status document. */
-export async function serveHeartbeat(
-  registry: DeviceRegistry,
-  verify: ((request: SignedRequest) => VerifiedIdentity) | undefined,
-  now: () => number,
-  request: Request,
-  response: Response,
-): Promise<void> {
+/** What the heartbeat endpoint works with. */
+export interface HeartbeatContext {
+  registry: DeviceRegistry;
+  configs: DesiredConfigs;
+  /** Verifies the signature and names the signer; absent when the server runs without credentials. */
+  verify?: (request: SignedRequest) => Authenticated;
+  now: () => number;
+}
+
+/** Serves POST /agent/v1/heartbeat: verifies, validates and records one status document; answers with the config to apply, if any. */
+export async function serveHeartbeat(ctx: HeartbeatContext, request: Request, response: Response): Promise<void> {
   try {
     if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${HEARTBEAT_PATH}.`, 405);
     const body = await readBody(request, MAX_HEARTBEAT_BYTES);
-    if (verify) {
-      const identity = verify({ method: request.method, path: request.url ?? HEARTBEAT_PATH, headers: request.headers, body });
-      if (identity.service !== HEARTBEAT_SERVICE) {
-        throw new InvalidSignatureException(`Credential should be scoped to correct service: '${HEARTBEAT_SERVICE}'.`);
-      }
+    const signed = ctx.verify?.({ method: request.method, path: request.url ?? HEARTBEAT_PATH, headers: request.headers, body });
+    if (signed && signed.service !== HEARTBEAT_SERVICE) {
+      throw new InvalidSignatureException(`Credential should be scoped to correct service: '${HEARTBEAT_SERVICE}'.`);
     }
-    await registry.record(agentStatusOf(body), now());
-    response.statusCode = 204;
-    response.end();
+    const status = agentStatusOf(body);
+    authorize(signed?.principal, { service: 'heartbeat', resource: status.deviceId });
+    await ctx.registry.record(status, ctx.now());
+    const config = configToDeliver(ctx.configs.get(status.deviceId), reportedConfigOf(status));
+    if (!config) {
+      response.statusCode = 204;
+      response.end();
+      return;
+    }
+    const answer = Buffer.from(JSON.stringify({ config }), 'utf8');
+    response.statusCode = 200;
+    response.setHeader('content-type', 'application/json');
+    response.setHeader('content-length', answer.length);
+    response.end(answer);
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error;
     const encoded = encodeError('json', error);

@@ -18,8 +18,20 @@ export interface EndpointStats {
   errors: Map<string, number>;
 }
 
-/** Serves one Kinesis JSON 1.1 / CBOR request whose body has been read and authenticated. */
-export async function serveKinesis(ctx: DataStreamsContext, log: Logger, stats: EndpointStats, target: string, contentType: string | undefined, body: Buffer, response: Response): Promise<void> {
+/**
+ * Serves one Kinesis JSON 1.1 / CBOR request whose body has been read and authenticated.
+ * `authorize` sees the operation and the decoded body before the operation runs, and throws to refuse it.
+ */
+export async function serveKinesis(
+  ctx: DataStreamsContext,
+  log: Logger,
+  stats: EndpointStats,
+  target: string,
+  contentType: string | undefined,
+  body: Buffer,
+  response: Response,
+  authorize?: (operation: string, decoded: unknown) => void,
+): Promise<void> {
   const format = formatOf(contentType);
   const name = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
   const requestId = randomUUID();
@@ -28,7 +40,9 @@ export async function serveKinesis(ctx: DataStreamsContext, log: Logger, stats: 
     const operation = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
     if (!operation) throw new UnknownOperationException(target ? `Operation ${target} is not supported.` : 'Missing x-amz-target header.');
     stats.requests.set(name, (stats.requests.get(name) ?? 0) + 1);
-    const result = await operation(ctx, Input.of(decodeBody(format, body)));
+    const decoded = decodeBody(format, body);
+    authorize?.(name, decoded);
+    const result = await operation(ctx, Input.of(decoded));
     if (result instanceof EventStreamResponse) await streamEvents(format, result, response);
     else send(response, 200, encodeBody(format, result));
   } catch (error) {

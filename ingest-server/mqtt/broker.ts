@@ -10,6 +10,9 @@
 // resolved, i.e. the record is committed. Calling back with an error makes aedes drop the
 // connection (handle → client._nextBatch(err) → 'error' → conn.destroy) without any PUBACK.
 //
+// Device keys (ingest-server/devices/) may publish only to routed topics of their own streams and
+// subscribe only to their config topic; the server publishes pushed configs there, retained.
+//
 // Ordering: aedes hands every packet of one socket read to its handler at once (lib/client.js
 // `enqueue`) without waiting for the previous one. Each connection therefore gets a queue that
 // stores what arrived as one batch per stream, in arrival order, and starts the next batch only
@@ -22,6 +25,9 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from '../../lib/log.js';
 import type { DataStreamsContext } from '../data-streams/context.js';
+import { isAllowed, type Principal } from '../devices/authorization.js';
+import type { DeviceConnections } from '../devices/connections.js';
+import type { KeyResolver } from '../devices/principals.js';
 import { putFromMqtt, type MqttPutResult } from '../data-streams/records.js';
 import { MqttRouteError, routeMessage, type MqttConfig, type RoutedMessage } from './routes.js';
 
@@ -30,8 +36,10 @@ export interface MqttBrokerOptions {
   port: number;
   config: MqttConfig;
   ctx: DataStreamsContext;
-  /** Access key id → secret; when given, CONNECT must carry them as username and password. */
-  credentials?: Map<string, string>;
+  /** The keys the server accepts; when given, CONNECT must carry one as username and password. */
+  keys?: KeyResolver;
+  /** Where device clients are registered, so that revoking a device disconnects them. */
+  connections?: DeviceConnections;
   /** PEM certificate and key: the broker then speaks MQTT over TLS. */
   tls?: { cert: Buffer; key: Buffer };
   log: Logger;
@@ -39,6 +47,8 @@ export interface MqttBrokerOptions {
 
 export interface RunningMqttBroker {
   port: number;
+  /** Publishes a retained QoS 1 message from the broker itself; resolves once subscribers have it queued. */
+  publishRetained(topic: string, payload: Buffer): Promise<void>;
   /** Disconnects every client and waits until what they sent is stored or refused. */
   close(): Promise<void>;
 }
@@ -68,13 +78,15 @@ interface PendingPublish {
 
 /** Starts the broker on host:port; resolves once it accepts connections. */
 export async function startMqttBroker(options: MqttBrokerOptions): Promise<RunningMqttBroker> {
-  const { ctx, config, credentials } = options;
+  const { ctx, config, keys } = options;
   const log = options.log.child({ component: 'mqtt' });
   const queues = new WeakMap<object, StoreQueue>();
   // Wills published on behalf of clients of other (cluster) brokers come without a client.
   const brokerQueueKey = {};
   const draining = new Set<Promise<void>>();
   const drops = new DropLog(log);
+  // Who each client authenticated as; absent for every client when the server has no credentials.
+  const principals = new WeakMap<Client, Principal>();
 
   const storeBatch = async (batch: PendingPublish[], clientId: string | undefined): Promise<void> => {
     const byStream = new Map<string, PendingPublish[]>();
@@ -128,20 +140,44 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
   const broker = await Aedes.createBroker({
     maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
     authenticate(client, username, password, done) {
-      if (!credentials) return done(null, true);
+      if (!keys) return done(null, true);
       const refuse = (returnCode: number, reason: string) => {
         log.warn('mqtt connection refused', { clientId: client.id, accessKeyId: username, reason });
         done(Object.assign(new Error(reason), { returnCode }) as AuthenticateError, null);
       };
       if (username === undefined || password === undefined) return refuse(NOT_AUTHORIZED, 'no username (access key id) and password (secret access key)');
-      const secret = credentials.get(username);
+      const key = keys(username);
       // Compared even for an unknown key id, so the time taken does not tell which ids exist.
-      const matches = sameSecret(secret ?? '', password);
-      if (secret === undefined || !matches) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown access key id or wrong secret access key');
+      const matches = sameSecret(key?.secretAccessKey ?? '', password);
+      if (key === undefined || !matches) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown or revoked access key id, or wrong secret access key');
+      principals.set(client, key.principal);
       done(null, true);
+    },
+    authorizeSubscribe(client, subscription, done) {
+      const principal = client && principals.get(client);
+      if (principal && !isAllowed(principal, { service: 'mqtt', action: 'subscribe', topic: subscription.topic })) {
+        log.warn('mqtt subscription refused: a device may subscribe only to its config topic', { clientId: client?.id, topic: subscription.topic });
+        return done(null, null);
+      }
+      done(null, subscription);
     },
     authorizePublish(client, packet, done) {
       if (packet.topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topics are reserved for the broker`));
+      const principal = client && principals.get(client);
+      if (principal?.kind === 'device') {
+        // Routing errors and unrouted topics are the device's too: it may write its own streams only.
+        let routedHere: RoutedMessage | undefined;
+        try {
+          routedHere = routeMessage(config.routes, packet.topic);
+        } catch (error) {
+          if (!(error instanceof MqttRouteError)) throw error;
+        }
+        const stream = routedHere?.route.stream;
+        if (!isAllowed(principal, { service: 'mqtt', action: 'publish', topic: packet.topic, resource: stream, producerId: routedHere?.producer?.id })) {
+          log.warn('mqtt publish refused: a device may publish only to routed topics of its own streams, disconnecting it', { clientId: client?.id, device: principal.device.name, topic: packet.topic, stream });
+          return done(new PublishRefused(`device ${principal.device.name} may not publish to ${packet.topic}`));
+        }
+      }
       let routed: RoutedMessage | undefined;
       try {
         routed = routeMessage(config.routes, packet.topic);
@@ -181,6 +217,12 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
       queueFor(client).add({ packet, routed, done });
     },
   });
+  broker.on('client', (client) => {
+    const principal = principals.get(client);
+    if (principal?.kind !== 'device' || !options.connections) return;
+    const forget = options.connections.add(principal.device, () => client.close());
+    client.conn.once('close', forget);
+  });
   broker.on('clientError', (client, error) => log.debug('mqtt client error', { clientId: client.id, error: error.message }));
   broker.on('connectionError', (_client, error) => log.debug('mqtt connection error', { error: error.message }));
   // aedes emits 'error' when its (memory) persistence fails; without a listener that would crash.
@@ -211,7 +253,7 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
   }
   server.on('error', (error) => log.error('mqtt listener error', { error }));
   const port = (server.address() as net.AddressInfo).port;
-  if (!credentials) log.warn('mqtt: no --credentials given: connections are not authenticated; listening on loopback only', { host: options.host });
+  if (!keys) log.warn('mqtt: no --credentials given: connections are not authenticated; listening on loopback only', { host: options.host });
   else if (!options.tls && !isLoopback(options.host)) log.warn('mqtt without TLS: secret access keys travel in clear text as MQTT passwords; give --tls-cert and --tls-key', { host: options.host });
   log.info('mqtt broker listening', { host: options.host, port, tls: Boolean(options.tls), routes: config.routes.length });
   void warnAboutMissingStreams(ctx, config, log);
@@ -219,6 +261,11 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
   let closing: Promise<void> | undefined;
   return {
     port,
+    publishRetained(topic, payload) {
+      return new Promise<void>((resolve, reject) => {
+        broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: true, dup: false }, (error) => (error ? reject(error) : resolve()));
+      });
+    },
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -24,8 +24,9 @@ export class ValidationException extends ServiceError {}
 export class SerializationException extends ServiceError {}
 export class UnknownOperationException extends ServiceError {}
 export class AccessDeniedException extends ServiceError {
-  constructor(message: string) {
-    super(message, 403);
+  // 403 in REST services; the awsJson Data Streams API answers it with 400.
+  constructor(message: string, status = 403) {
+    super(message, status);
   }
 }
 export class UnrecognizedClientException extends ServiceError {}

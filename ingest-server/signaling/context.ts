@@ -1,3 +1,4 @@
+import type { Principal } from '../devices/authorization.js';
 import type { SignedVideoRequest } from '../video-streams/context.js';
 import type { ChannelStore } from './channel-store.js';
 import type { SignalingHub } from './hub.js';
@@ -10,6 +11,6 @@ export interface SignalingContext {
   ice: IceServers;
   settings: { region: string; accountId: string };
   now: () => number;
-  /** Checks a request's SigV4 signature (throws a ServiceError); absent when the server runs without credentials. */
-  verify?: (request: SignedVideoRequest) => void;
+  /** Checks a request's SigV4 signature (throws a ServiceError) and names the signer; absent when the server runs without credentials. */
+  verify?: (request: SignedVideoRequest) => Principal;
 }

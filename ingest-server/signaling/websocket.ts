@@ -1,6 +1,8 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { authorize, nameInArn, type Principal } from '../devices/authorization.js';
+import type { DeviceConnections } from '../devices/connections.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InternalFailure, InvalidArgumentException, ServiceError } from '../protocol/errors.js';
 import { channelByArn, isChannelArn, SIGNALING_PATH } from './channels.js';
@@ -27,16 +29,20 @@ export function isSignalingPath(target: string): boolean {
   return path === SIGNALING_PATH || path === SIGNALING_PATH + '/';
 }
 
-/** Checks an upgrade request and, when it may connect, joins it to its channel; else answers with the AWS error. */
-export async function acceptSignalingUpgrade(ctx: SignalingContext, request: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+/**
+ * Checks an upgrade request and, when it may connect, joins it to its channel; else answers with
+ * the AWS error. A device's connection is added to `connections`, so revoking the device ends it.
+ */
+export async function acceptSignalingUpgrade(ctx: SignalingContext, request: http.IncomingMessage, socket: Duplex, head: Buffer, connections?: DeviceConnections): Promise<void> {
   const target = request.url ?? '/';
+  let principal: Principal | undefined;
   try {
     // A browser signed in to the console repeats that Basic sign-in on the upgrade; the presigned
     // query is what authenticates it, so the header is left out of the check.
     const { authorization, ...unsigned } = request.headers;
     const headers = /^Basic\s/i.test(authorization ?? '') ? unsigned : request.headers;
     // The SDK signs an empty body's hash (a GET has none).
-    ctx.verify?.({ method: request.method ?? 'GET', path: target, headers, body: Buffer.alloc(0) });
+    principal = ctx.verify?.({ method: request.method ?? 'GET', path: target, headers, body: Buffer.alloc(0) });
   } catch (error) {
     // AWS refuses any unauthenticated WebSocket upgrade with 403, whatever the signature's fault.
     if (error instanceof ServiceError) return refuse(socket, error, 403);
@@ -45,11 +51,18 @@ export async function acceptSignalingUpgrade(ctx: SignalingContext, request: htt
   let joined: { channelArn: string; clientId: string | undefined };
   try {
     joined = await admit(ctx, target);
+    authorize(principal, { service: 'signaling', action: joined.clientId === undefined ? 'ConnectAsMaster' : 'ConnectAsViewer', resource: nameInArn(joined.channelArn, 'channel') });
   } catch (error) {
     if (error instanceof ServiceError) return refuse(socket, error, error.status);
     throw error;
   }
-  server.handleUpgrade(request, socket, head, (webSocket) => serve(ctx, webSocket, joined.channelArn, joined.clientId));
+  server.handleUpgrade(request, socket, head, (webSocket) => {
+    serve(ctx, webSocket, joined.channelArn, joined.clientId);
+    if (principal?.kind === 'device' && connections) {
+      const forget = connections.add(principal.device, () => webSocket.terminate());
+      webSocket.once('close', forget);
+    }
+  });
 }
 
 /** The channel and client id an upgrade asks for, once both are known to be valid. */

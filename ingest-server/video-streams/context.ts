@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/log.js';
+import type { Principal } from '../devices/authorization.js';
 import type { VideoStore } from '../storage/video-store.js';
 import type { PutMediaLimits } from './put-media.js';
 
@@ -33,9 +34,9 @@ export interface VideoStreamsContext {
   /**
    * Checks a request's SigV4 signature (throws a ServiceError); absent when the server runs
    * without credentials. `body` undefined (streaming PutMedia): only the signature over the
-   * declared x-amz-content-sha256 is checked.
+   * declared x-amz-content-sha256 is checked. Names the signer, for the authorizer.
    */
-  verify?: (request: SignedVideoRequest) => void;
+  verify?: (request: SignedVideoRequest) => Principal;
   /** Resolves once every PutMedia and GetMedia call has ended; set while the server shuts down. */
   readonly closing: { signal: AbortSignal };
 }

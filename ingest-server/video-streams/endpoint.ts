@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { randomUUID } from 'node:crypto';
+import { authorize, namedResource } from '../devices/authorization.js';
 import { readBody } from '../http/body.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InternalFailure, InvalidArgumentException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
@@ -106,13 +107,20 @@ export async function serveVideo(ctx: VideoStreamsContext, request: Request, res
     }
     if (request.method !== 'POST') throw new ServiceError(`Only POST is served at ${path}.`, 404);
     if (path === PUT_MEDIA_PATH) {
-      ctx.verify?.({ method: request.method, path: target, headers: request.headers, body: undefined });
+      const principal = ctx.verify?.({ method: request.method, path: target, headers: request.headers, body: undefined });
+      const named = { StreamName: request.headers['x-amzn-stream-name'], StreamARN: request.headers['x-amzn-stream-arn'] };
+      authorize(principal, { service: 'kinesisvideo', action: 'PutMedia', resource: namedResource(named, 'StreamName', 'StreamARN', 'stream') });
       await putMedia(ctx, request, response);
       return;
     }
     const body = await readBody(request, MAX_BODY_BYTES);
-    ctx.verify?.({ method: request.method, path: target, headers: request.headers, body });
+    const principal = ctx.verify?.({ method: request.method, path: target, headers: request.headers, body });
     const decoded = parseJson(body);
+    if (Object.hasOwn(SIGNALING_OPERATIONS, path)) {
+      authorize(principal, { service: 'signaling', action: actionOf(path), resource: namedResource(decoded, 'ChannelName', 'ChannelARN', 'channel') });
+    } else {
+      authorize(principal, { service: 'kinesisvideo', action: actionOf(path), resource: namedResource(decoded, 'StreamName', 'StreamARN', 'stream') });
+    }
     const streaming = Object.hasOwn(STREAMING_OPERATIONS, path) ? STREAMING_OPERATIONS[path]! : undefined;
     if (streaming) {
       await streaming(ctx, decoded, response);
@@ -180,6 +188,12 @@ function parseJson(body: Buffer): unknown {
   } catch {
     throw new SerializationException('The request body is not valid JSON.');
   }
+}
+
+/** The operation a path serves, as IAM names it: /getDataEndpoint → GetDataEndpoint. */
+function actionOf(path: string): string {
+  if (path === '/v1/get-ice-server-config') return 'GetIceServerConfig';
+  return path.charAt(1).toUpperCase() + path.slice(2);
 }
 
 function withoutQuery(target: string): string {
