@@ -3,10 +3,12 @@
 // acted on by all of them within the watch's latency. Compare-and-set is KV's create/update at a
 // revision. Keys are base64url(name): KV keys treat dots as separators.
 
-import { KvWatchInclude, Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
+import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import type { NatsHandle } from '../storage/nats/connection.js';
+import { openBucket } from '../storage/nats/bucket.js';
 import { isWrongLastSequence } from '../storage/nats/data-stream-store.js';
+import { retrying } from '../storage/nats/retry.js';
 import type { RecordMap } from './record-map.js';
 
 interface Held<T> {
@@ -29,13 +31,12 @@ export class NatsRecordMap<T> implements RecordMap<T> {
   }
 
   async load(): Promise<void> {
-    // allow_direct off: a follower could answer a read with a record revoked a moment ago.
-    this.#kv = await new Kvm(this.#handle.js).create(this.#bucket, { replicas: this.#handle.replicas, history: 1, allow_direct: false });
+    this.#kv = await openBucket(this.#handle, this.#bucket);
     // Watching before reading: nothing changed in between is missed; older revisions are ignored.
-    this.#watch = await this.#kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.#watch = await retrying(() => this.#kv.watch({ include: KvWatchInclude.UpdatesOnly }));
     void this.#follow(this.#watch);
     // The bucket stream's leader lists its subjects (KV's keys() lister was seen to miss fresh keys).
-    const info = await this.#handle.jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `$KV.${this.#bucket}.>` });
+    const info = await retrying(() => this.#handle.jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `$KV.${this.#bucket}.>` }));
     const subjectPrefix = `$KV.${this.#bucket}.`;
     for (const subject of Object.keys(info.state.subjects ?? {})) this.#apply(await this.#kv.get(subject.slice(subjectPrefix.length)));
   }

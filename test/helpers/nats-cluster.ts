@@ -3,6 +3,7 @@
 // the whole test worker.
 
 import test, { type ExecutionContext } from 'ava';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { startNatsCluster as startCluster, type NatsCluster } from '../../bench/lib/nats-cluster.js';
 import { connectNats, isUnderPrefix, type NatsHandle, type NatsStoreOptions } from '../../ingest-server/storage/nats/connection.js';
 
@@ -49,7 +50,8 @@ export async function testNatsStore(t: ExecutionContext): Promise<NatsStoreOptio
   const prefix = `t${process.pid}x${String(++prefixes).padStart(5, '0')}`;
   t.teardown(async () => {
     for await (const name of admin.jsm.streams.names()) {
-      if (isUnderPrefix(name, prefix)) await admin.jsm.streams.delete(name);
+      // The test's server may still be deleting a stream it listed (a DeleteStream just answered).
+      if (isUnderPrefix(name, prefix)) await admin.jsm.streams.delete(name).catch(ignoreStreamNotFound);
     }
   });
   return { servers: cluster.urls, replicas: 3, prefix };
@@ -96,4 +98,8 @@ function nodeIndex(serverName: string | undefined): number {
   const match = /^n(\d+)$/.exec(serverName ?? '');
   if (!match) throw new Error(`not a node of startNatsCluster: ${serverName}`);
   return Number(match[1]);
+}
+
+function ignoreStreamNotFound(error: unknown): void {
+  if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
 }

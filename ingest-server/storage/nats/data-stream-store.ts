@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { headers, nanos, type MsgHdrs, type QueuedIterator, type Subscription } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
-import { KvWatchInclude, Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
+import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../../data-streams/model.js';
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
 import type { NatsHandle } from './connection.js';
 import { BATCH_SLOTS, batchesOf, decodeBatch, encodeBatch, jsSeqOf, positionOf, type Batch } from './record-batch.js';
+import { openBucket } from './bucket.js';
 import { retrying } from './retry.js';
 
 // Layout on JetStream (every name starts with the handle's prefix, written P here):
@@ -75,11 +76,8 @@ export class NatsDataStreamStore implements DataStreamStore {
   }
 
   async open(): Promise<void> {
-    const kvm = new Kvm(this.handle.js);
-    // allow_direct off: direct gets may be answered by a follower that has not applied the
-    // latest write, and metadata reads must see every acknowledged update.
-    this.streamsKv = await kvm.create(this.streamsBucket, { replicas: this.handle.replicas, history: 1, allow_direct: false });
-    this.secretsKv = await kvm.create(`${this.prefix}_secrets`, { replicas: this.handle.replicas, history: 1, allow_direct: false });
+    this.streamsKv = await openBucket(this.handle, this.streamsBucket);
+    this.secretsKv = await openBucket(this.handle, `${this.prefix}_secrets`);
     this.wakeups = this.handle.nc.subscribe(`${this.prefix}.dsw.>`, {
       callback: (error, msg) => {
         if (error) return;
@@ -87,7 +85,7 @@ export class NatsDataStreamStore implements DataStreamStore {
         this.changed.emit(slotName(Number(tokens[tokens.length - 2]), Number(tokens[tokens.length - 1])));
       },
     });
-    this.metadataWatch = await this.streamsKv.watch({ key: STREAM_KEYS, include: KvWatchInclude.UpdatesOnly });
+    this.metadataWatch = await retrying(() => this.streamsKv.watch({ key: STREAM_KEYS, include: KvWatchInclude.UpdatesOnly }));
     void this.forwardMetadataChanges(this.metadataWatch);
   }
 
@@ -116,12 +114,15 @@ export class NatsDataStreamStore implements DataStreamStore {
     if (await this.getStream(initial.name)) throw new StreamExistsError(initial.name);
     const uid = await this.streamsKv.put(UID_KEY, '');
     const state: StreamState = { ...initial, uid, version: 1 };
-    await this.handle.jsm.streams.add({
-      name: this.recordStream(uid),
-      subjects: [`${this.prefix}.ds.${uid}.*`],
-      num_replicas: this.handle.replicas,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    });
+    // The same add is idempotent: sent again while the meta leader is slow to answer.
+    await retrying(() =>
+      this.handle.jsm.streams.add({
+        name: this.recordStream(uid),
+        subjects: [`${this.prefix}.ds.${uid}.*`],
+        num_replicas: this.handle.replicas,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      }),
+    );
     try {
       await this.streamsKv.create(streamKey(initial.name), JSON.stringify(state));
     } catch (error) {

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsHandle } from './connection.js';
+import { openBucket } from './bucket.js';
 import { retrying } from './retry.js';
 import {
   StaleVideoStreamError,
@@ -98,9 +99,7 @@ export class NatsVideoStore implements VideoStore {
   }
 
   async open(): Promise<void> {
-    // allow_direct off: a follower that has not applied a write yet could answer a read right after it
-    // (a stream just created or tagged reported as missing or untagged).
-    this.kv = await new Kvm(this.handle.js).create(`${this.handle.prefix}_kvs`, { replicas: this.handle.replicas, history: 1, allow_direct: false });
+    this.kv = await openBucket(this.handle, `${this.handle.prefix}_kvs`);
   }
 
   /** Every write resolves only after its PubAck, so nothing is pending; the shared connection is the caller's. */
@@ -345,7 +344,8 @@ export class NatsVideoStore implements VideoStore {
   }
 
   private async addStream(name: string, subjects: string[]): Promise<void> {
-    await this.handle.jsm.streams.add({ name, subjects, num_replicas: this.handle.replicas });
+    // The same add is idempotent: sent again while the meta leader is slow to answer.
+    await retrying(() => this.handle.jsm.streams.add({ name, subjects, num_replicas: this.handle.replicas }));
   }
 
   private async dropFragmentStreams(uid: string): Promise<void> {
