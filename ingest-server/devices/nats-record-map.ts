@@ -6,7 +6,7 @@
 import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import type { NatsHandle } from '../storage/nats/connection.js';
-import { openBucket } from '../storage/nats/bucket.js';
+import { bucketKeys, openBucket } from '../storage/nats/bucket.js';
 import { isWrongLastSequence } from '../storage/nats/data-stream-store.js';
 import { retrying } from '../storage/nats/retry.js';
 import type { RecordMap } from './record-map.js';
@@ -35,10 +35,7 @@ export class NatsRecordMap<T> implements RecordMap<T> {
     // Watching before reading: nothing changed in between is missed; older revisions are ignored.
     this.#watch = await retrying(() => this.#kv.watch({ include: KvWatchInclude.UpdatesOnly }));
     void this.#follow(this.#watch);
-    // The bucket stream's leader lists its subjects (KV's keys() lister was seen to miss fresh keys).
-    const info = await retrying(() => this.#handle.jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `$KV.${this.#bucket}.>` }));
-    const subjectPrefix = `$KV.${this.#bucket}.`;
-    for (const subject of Object.keys(info.state.subjects ?? {})) this.#apply(await this.#kv.get(subject.slice(subjectPrefix.length)));
+    for (const key of await bucketKeys(this.#handle, this.#bucket)) this.#apply(await this.#kv.get(key));
   }
 
   get(name: string): T | undefined {

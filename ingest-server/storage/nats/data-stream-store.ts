@@ -7,7 +7,7 @@ import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../..
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
 import type { NatsHandle } from './connection.js';
 import { BATCH_SLOTS, batchesOf, decodeBatch, encodeBatch, jsSeqOf, positionOf, type Batch } from './record-batch.js';
-import { openBucket } from './bucket.js';
+import { bucketKeys, openBucket } from './bucket.js';
 import { retrying } from './retry.js';
 
 // Layout on JetStream (every name starts with the handle's prefix, written P here):
@@ -96,11 +96,7 @@ export class NatsDataStreamStore implements DataStreamStore {
   }
 
   async listStreams(): Promise<StreamState[]> {
-    // The bucket stream's leader lists the subjects it holds; KV's keys() lister runs a
-    // consumer that was seen to miss a just-created key on a cluster.
-    const info = await this.handle.jsm.streams.info(`KV_${this.streamsBucket}`, { subjects_filter: `$KV.${this.streamsBucket}.${STREAM_KEYS}` });
-    const subjectPrefix = `$KV.${this.streamsBucket}.`;
-    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subjectPrefix.length));
+    const keys = await bucketKeys(this.handle, this.streamsBucket, STREAM_KEYS);
     const states = await Promise.all(keys.map(async (key) => stateOf(await this.streamsKv.get(key))));
     return states.filter((state): state is StreamState => state !== undefined);
   }

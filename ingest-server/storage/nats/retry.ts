@@ -8,14 +8,17 @@ const RETRY_MS = 15_000;
 // JetStream's "cluster temporarily unavailable".
 const CLUSTER_UNAVAILABLE = 10008;
 
-/** Runs an idempotent request again while the cluster has no leader for it, for up to `forMs`. */
-export async function retrying<T>(work: () => Promise<T>, forMs = RETRY_MS): Promise<T> {
+/**
+ * Runs an idempotent request again while the cluster has no leader for it, for up to `forMs`;
+ * `alsoTransient` names further errors the caller knows to pass.
+ */
+export async function retrying<T>(work: () => Promise<T>, forMs = RETRY_MS, alsoTransient: (error: unknown) => boolean = () => false): Promise<T> {
   const deadline = Date.now() + forMs;
   for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
     try {
       return await work();
     } catch (error) {
-      if (!isTransient(error) || Date.now() + pause > deadline) throw error;
+      if (!(isTransient(error) || alsoTransient(error)) || Date.now() + pause > deadline) throw error;
       await delay(pause);
     }
   }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsHandle } from './connection.js';
-import { openBucket } from './bucket.js';
+import { bucketKeys, openBucket } from './bucket.js';
 import { retrying } from './retry.js';
 import {
   StaleVideoStreamError,
@@ -109,8 +109,7 @@ export class NatsVideoStore implements VideoStore {
   }
 
   async listStreams(): Promise<VideoStreamState[]> {
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    const keys = await bucketKeys(this.handle, `${this.handle.prefix}_kvs`);
     const states = await Promise.all(keys.map(async (key) => (await this.entryOf(key))?.state));
     return states.filter((state) => state !== undefined);
   }
