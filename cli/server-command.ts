@@ -116,7 +116,7 @@ export function serverOptionsFrom(options: ServerCommandOptions, log: Logger): S
 }
 
 export function serverCommand(): Command {
-  return withServerOptions(new Command('server').description('run the ingest server (Kinesis Data Streams API)')).action(async (options: ServerCommandOptions) => {
+  return withServerOptions(new Command('server').description('run the ingest server: Kinesis Data Streams and Video Streams APIs, WebRTC signaling, MQTT broker, web console')).action(async (options: ServerCommandOptions) => {
     const log = new Logger(options.logLevel, { component: 'server' });
     // Loaded here, not at the top: `rivulet agent` shares this CLI and should not carry the server.
     const { startServer } = await import('../ingest-server/server.js');
