@@ -7,7 +7,7 @@ import { Logger, silentLogger } from '../lib/log.js';
 import { loadCredentialsFile } from './auth/credentials.js';
 import type { SignedRequest } from './auth/sigv4.js';
 import { HEARTBEAT_PATH } from '../lib/heartbeat-protocol.js';
-import { DeviceRegistry, serveHeartbeat, type HeartbeatContext } from './console/heartbeats.js';
+import { DeviceRegistry, serveHeartbeat, type DeviceHeartbeat, type HeartbeatContext } from './console/heartbeats.js';
 import { isConsoleRequest, serveConsole, type ConsoleOptions } from './console/serve.js';
 import { DEFAULT_SETTINGS, type DataStreamsContext, type DataStreamsSettings } from './data-streams/context.js';
 import { loadKeyRing } from './data-streams/encryption.js';
@@ -65,8 +65,8 @@ export interface ServerOptions {
   /**
    * Keeps streams, records and fragments on this NATS JetStream cluster instead of dataDir, so
    * several servers serve the same data; `store` and `videoStore`, when given, still win. Device
-   * keys and desired configs are shared there too; signaling channels and the device (heartbeat)
-   * registry stay in dataDir, per node.
+   * keys, desired configs and the devices' latest heartbeats are shared there too; signaling
+   * channels stay in dataDir, per node.
    */
   natsStore?: NatsStoreOptions;
   /** Kinesis Video settings beyond region and account, which come from `settings`. */
@@ -183,7 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     now,
     ...(videoCtx.verify ? { verify: videoCtx.verify } : {}),
   };
-  const devices = new DeviceRegistry(options.dataDir);
+  const devices = nats ? new DeviceRegistry(new nats.NatsRecordMap<DeviceHeartbeat>(nats.handle, 'device_heartbeats')) : DeviceRegistry.inDataDir(options.dataDir);
   try {
     // On NATS no store creates dataDir, and the per-node JSON documents live there.
     await mkdir(options.dataDir, { recursive: true });
@@ -309,7 +309,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all([mqtt?.close(), listener.close(SHUTDOWN_GRACE_MS)]);
         await Promise.allSettled([...inFlight]);
         // The device stores first: on NATS they follow buckets over the connection closeStores ends.
-        await Promise.all([devices.flush(), deviceKeys.close(), desiredConfigs.close()]);
+        await Promise.all([devices.close(), deviceKeys.close(), desiredConfigs.close()]);
         await closeStores(store, videoStore);
         log.info('server stopped');
       })();

@@ -3,17 +3,18 @@
 // credentials (a device key only for its own deviceId), answered 204 — or 200 with
 // {"config":{"version","document"}} while the server holds a desired config for the device that it
 // neither runs nor rejected. The latest status per deviceId is what the console's device list
-// shows; it is persisted to <dataDir>/devices.json so a restart does not empty the list.
+// shows; it is persisted (<dataDir>/devices.json, or a KV bucket on NATS) so a restart does not
+// empty the list.
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { join } from 'node:path';
-import { JsonDocument } from '../../lib/json-document.js';
 import type { AgentStatus } from '../../agent/status.js';
 import type { SignedRequest } from '../auth/sigv4.js';
 import { authorize } from '../devices/authorization.js';
 import { configToDeliver, reportedConfigOf, type DesiredConfigs } from '../devices/desired-configs.js';
 import type { Authenticated } from '../devices/principals.js';
+import { JsonRecordMap, type RecordMap } from '../devices/record-map.js';
 import { readBody } from '../http/body.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InvalidSignatureException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
@@ -32,40 +33,56 @@ export interface DeviceHeartbeat {
   status: AgentStatus;
 }
 
-/** The latest heartbeat per device, kept in memory and mirrored to <dataDir>/devices.json. */
+/**
+ * The latest heartbeat per device: in memory, mirrored to <dataDir>/devices.json, or with --store
+ * nats to a KV bucket every node follows, so whichever node a device reaches, every node's console
+ * and `rivulet devices list` show it.
+ */
 export class DeviceRegistry {
-  readonly #document: JsonDocument<{ devices: DeviceHeartbeat[] }>;
-  readonly #devices = new Map<string, DeviceHeartbeat>();
+  readonly #records: RecordMap<DeviceHeartbeat>;
 
-  constructor(dataDir: string) {
-    this.#document = new JsonDocument(join(dataDir, DEVICES_FILE));
+  constructor(records: RecordMap<DeviceHeartbeat>) {
+    this.#records = records;
+  }
+
+  /** The embedded store: <dataDir>/devices.json. */
+  static inDataDir(dataDir: string): DeviceRegistry {
+    return new DeviceRegistry(new JsonRecordMap(join(dataDir, DEVICES_FILE)));
   }
 
   /** Reads the persisted list; a missing file is an empty list. */
-  async load(): Promise<void> {
-    const stored = await this.#document.read();
-    for (const device of stored?.devices ?? []) this.#devices.set(device.deviceId, device);
+  load(): Promise<void> {
+    return this.#records.load();
   }
 
   /** The latest heartbeat of a device, if it sent one. */
   get(deviceId: string): DeviceHeartbeat | undefined {
-    return this.#devices.get(deviceId);
+    return this.#records.get(deviceId);
   }
 
   /** Devices by deviceId. */
   list(): DeviceHeartbeat[] {
-    return [...this.#devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    return this.#records.values().sort((a, b) => a.deviceId.localeCompare(b.deviceId));
   }
 
-  /** Keeps the status as its device's latest and persists the list; a failed write fails this heartbeat only. */
-  record(status: AgentStatus, receivedAt: number): Promise<void> {
-    this.#devices.set(status.deviceId, { deviceId: status.deviceId, receivedAt, status });
-    return this.#document.save({ devices: this.list() });
+  /** Keeps the status as its device's latest and persists it; a failed write fails this heartbeat only. */
+  async record(status: AgentStatus, receivedAt: number): Promise<void> {
+    const latest: DeviceHeartbeat = { deviceId: status.deviceId, receivedAt, status };
+    // Another node may store a heartbeat of the same device meanwhile: the later one stays.
+    for (;;) {
+      const current = this.#records.get(status.deviceId);
+      if (current && current.receivedAt > receivedAt) return;
+      if (await this.#records.compareAndSet(status.deviceId, current, latest)) return;
+    }
   }
 
-  /** Resolves once every accepted heartbeat is on disk (or its write has failed). */
+  /** Resolves once every accepted heartbeat is stored (or its write has failed). */
   flush(): Promise<void> {
-    return this.#document.flush();
+    return this.#records.flush();
+  }
+
+  close(): Promise<void> {
+    return this.#records.close();
   }
 }
 

@@ -1,6 +1,7 @@
 // Device keys and desired configs on `--store nats://…`: two `rivulet server` processes on one
 // JetStream cluster share them, so a device added, a config pushed and a revoke made through
-// server A hold on server B at once, for the AWS SDK, heartbeats and B's MQTT broker alike.
+// server A hold on server B at once, for the AWS SDK, heartbeats and B's MQTT broker alike, and a
+// heartbeat received by B is listed by A.
 
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
@@ -46,6 +47,11 @@ test('a device added, a config pushed and a revoke made through one server hold 
   t.true(await eventually(async () => messages.length > 0, 10_000), 'the config arrives over B');
   t.deepEqual(JSON.parse(messages[0]!), { version: 1, document: { deviceId: 'van-1', logLevel: 'debug' } });
   t.like((await heartbeat(b, keys, { deviceId: 'van-1', config: { version: null, appliedAt: null } })).json, { config: { version: 1 } });
+  // A lists the heartbeat B received, with the config it still has to deliver.
+  type Listed = { devices: { name: string; lastHeartbeat?: { status: { deviceId: string } }; config?: { state: string } }[] };
+  const listedOnA = async () => (JSON.parse((await devicesCli(a, ['list', '--json'])).stdout) as Listed).devices.find((device) => device.name === 'van-1');
+  t.true(await eventually(async () => (await listedOnA())?.lastHeartbeat?.status.deviceId === 'van-1', 10_000), "A lists the device's heartbeat sent to B");
+  t.is((await listedOnA())?.config?.state, 'pending');
 
   // Revoked through A: B closes the device's MQTT connection and refuses its keys.
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
