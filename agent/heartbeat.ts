@@ -10,7 +10,7 @@
 import { silentLogger, type Logger } from '../lib/log.js';
 import { signedPost } from './signed-post.js';
 import type { AgentStatus } from './status.js';
-import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../lib/heartbeat-protocol.js';
+import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../lib/fleet-protocol.js';
 
 /** Options of {@link HeartbeatSender}. */
 export interface HeartbeatOptions {

@@ -30,6 +30,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { BufferedRecord } from './buffer/index.js';
 import type { Logger } from '../lib/log.js';
 import { DrainLoop, drainSettings, emptyStats, type DrainOptions, producerIdOf, removeAcknowledged, type RoundOutcome, type UploaderStats } from './uploader.js';
+import { deviceConfigTopic } from '../lib/fleet-protocol.js';
 
 /** Options of {@link MqttUploader}: the shared drain options, with `url` the broker (mqtt:// or mqtts://). */
 export interface MqttUploaderOptions extends DrainOptions {
@@ -46,11 +47,6 @@ const STOP_DISCONNECT_MS = 1000;
 /** The topic a buffered record is published to. */
 export function mqttTopicFor(deviceId: string, producerEpoch: string, record: Pick<BufferedRecord, 'stream' | 'partitionKey' | 'sequence'>): string {
   return `${TOPIC_ROOT}/${deviceId}/${record.stream}/${record.partitionKey}/${producerEpoch}/${record.sequence}`;
-}
-
-/** The topic the server keeps the device's config offer on (retained). */
-export function configTopicFor(deviceId: string): string {
-  return `${TOPIC_ROOT}/${deviceId}/config`;
 }
 
 /** The server's route (in its --mqtt-config) that stores the agent's records of one stream. */
@@ -231,7 +227,7 @@ export class MqttUploader {
 
   /** Hands on what arrives on the config topic; the retained offer arrives right after the SUBACK. */
   #subscribeToConfig(client: MqttClient, onConfigOffer: (offer: unknown) => void): void {
-    const topic = configTopicFor(this.#options.deviceId);
+    const topic = deviceConfigTopic(this.#options.deviceId);
     client.on('message', (received, payload) => {
       if (received !== topic) return;
       try {

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { Logger, silentLogger } from '../lib/log.js';
 import { loadCredentialsFile } from './auth/credentials.js';
 import type { SignedRequest } from './auth/sigv4.js';
-import { HEARTBEAT_PATH } from '../lib/heartbeat-protocol.js';
+import { deviceConfigTopic, HEARTBEAT_PATH } from '../lib/fleet-protocol.js';
 import { DeviceRegistry, serveHeartbeat, type DeviceHeartbeat, type HeartbeatContext } from './console/heartbeats.js';
 import { isConsoleRequest, serveConsole, type ConsoleOptions } from './console/serve.js';
 import { DEFAULT_SETTINGS, type DataStreamsContext, type DataStreamsSettings } from './data-streams/context.js';
@@ -16,7 +16,7 @@ import { retentionCutoff } from './data-streams/shards.js';
 import { Subscriptions } from './data-streams/subscriptions.js';
 import { ThroughputLimiter } from './data-streams/throughput.js';
 import { isAdminPath, serveAdmin, type AdminContext } from './devices/admin-api.js';
-import { authorize, configTopic, namedResource } from './devices/authorization.js';
+import { authorize, namedResource } from './devices/authorization.js';
 import { DeviceConnections } from './devices/connections.js';
 import { DesiredConfigs, type StoredConfig } from './devices/desired-configs.js';
 import { RecordDeviceKeyStore, type StoredDevice } from './devices/device-keys.js';
@@ -275,7 +275,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // aedes keeps retained messages in memory: every desired config is published again at start.
       const broker = mqtt;
       const publishConfig = (name: string, config: object) =>
-        broker.publishRetained(configTopic(name), Buffer.from(JSON.stringify(config), 'utf8')).catch((error) => log.error('publishing a device config over mqtt failed', { device: name, error }));
+        broker.publishRetained(deviceConfigTopic(name), Buffer.from(JSON.stringify(config), 'utf8')).catch((error) => log.error('publishing a device config over mqtt failed', { device: name, error }));
       desiredConfigs.onChange(publishConfig);
       await Promise.all(desiredConfigs.entries().map(([name, config]) => publishConfig(name, config)));
     } catch (error) {

@@ -18,7 +18,7 @@ import { JsonRecordMap, type RecordMap } from '../devices/record-map.js';
 import { readBody } from '../http/body.js';
 import { encodeError } from '../protocol/aws-json.js';
 import { InvalidSignatureException, SerializationException, ServiceError, ValidationException } from '../protocol/errors.js';
-import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../../lib/heartbeat-protocol.js';
+import { HEARTBEAT_PATH, HEARTBEAT_SERVICE } from '../../lib/fleet-protocol.js';
 
 
 const MAX_HEARTBEAT_BYTES = 1024 * 1024;

@@ -4,6 +4,7 @@
 
 import { AccessDeniedException } from '../protocol/errors.js';
 import type { DeviceRecord } from './device-keys.js';
+import { deviceConfigTopic } from '../../lib/fleet-protocol.js';
 
 /** Whoever signed a request (or connected to the broker). */
 export type Principal = { kind: 'admin'; accessKeyId: string } | { kind: 'device'; accessKeyId: string; device: DeviceRecord };
@@ -30,11 +31,6 @@ const DEVICE_ACTIONS = {
   signaling: new Set(['DescribeSignalingChannel', 'GetSignalingChannelEndpoint', 'GetIceServerConfig', 'ConnectAsMaster']),
 };
 
-/** The topic a device receives its pushed config on (retained, QoS 1). */
-export function configTopic(deviceName: string): string {
-  return `rivulet/${deviceName}/config`;
-}
-
 /** Whether the principal may make that access. */
 export function isAllowed(principal: Principal, access: Access): boolean {
   if (principal.kind === 'admin') return true;
@@ -51,7 +47,7 @@ export function isAllowed(principal: Principal, access: Access): boolean {
     case 'admin':
       return false;
     case 'mqtt':
-      return access.action === 'publish' ? includes(device.streams, access.resource) && ownsProducer(device, access.producerId) : access.topic === configTopic(device.name);
+      return access.action === 'publish' ? includes(device.streams, access.resource) && ownsProducer(device, access.producerId) : access.topic === deviceConfigTopic(device.name);
   }
 }
 

@@ -30,6 +30,7 @@ import type { DeviceConnections } from '../devices/connections.js';
 import type { KeyResolver } from '../devices/principals.js';
 import { putFromMqtt, type MqttPutResult } from '../data-streams/records.js';
 import { MqttRouteError, routeMessage, type MqttConfig, type RoutedMessage } from './routes.js';
+import { isDeviceConfigTopic } from '../../lib/fleet-protocol.js';
 
 export interface MqttBrokerOptions {
   host: string;
@@ -163,6 +164,11 @@ export async function startMqttBroker(options: MqttBrokerOptions): Promise<Runni
     },
     authorizePublish(client, packet, done) {
       if (packet.topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topics are reserved for the broker`));
+      // Only the server publishes config offers: a client's message there would reach the agent as one.
+      if (isDeviceConfigTopic(packet.topic)) {
+        log.warn('mqtt publish refused: device config topics are written by the server only, disconnecting the client', { clientId: client?.id, topic: packet.topic });
+        return done(new PublishRefused(`${packet.topic} is written by the server only`));
+      }
       const principal = client && principals.get(client);
       if (principal?.kind === 'device') {
         // Routing errors and unrouted topics are the device's too: it may write its own streams only.

@@ -181,6 +181,16 @@ test('push-config: versions increase, the heartbeat answer carries the config un
   t.deepEqual(await refused('rivulet/+/config'), [128]);
   t.deepEqual(await refused('#'), [128]);
   t.is((await stranger.subscribeAsync('rivulet/van-5/config', { qos: 1 }))[0]?.qos, 1);
+
+  // Only the server writes config topics, not even an admin client: the retained offer stays the server's.
+  const admin = await mqttClient(ADMIN);
+  const adminClosed = new Promise<void>((resolve) => admin.once('close', () => resolve()));
+  admin.publish('rivulet/van-4/config', JSON.stringify({ version: 9, document: { deviceId: 'van-4' } }), { qos: 0, retain: true });
+  await adminClosed;
+  const again = await mqttClient(keys);
+  const offered = new Promise<string>((resolve) => again.once('message', (_topic, payload) => resolve(payload.toString('utf8'))));
+  await again.subscribeAsync('rivulet/van-4/config', { qos: 1 });
+  t.deepEqual(JSON.parse(await offered), { version: 3, document: { deviceId: 'van-4', logLevel: 'warn' } });
 });
 
 test('a device may publish over MQTT only to routed topics of its own streams, as its own producer', async (t) => {
