@@ -6,9 +6,8 @@
 import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import type { NatsHandle } from '../storage/nats/connection.js';
-import { bucketKeys, openBucket } from '../storage/nats/bucket.js';
+import { bucketKeys, onBucket, openBucket } from '../storage/nats/bucket.js';
 import { isWrongLastSequence } from '../storage/nats/data-stream-store.js';
-import { retrying } from '../storage/nats/retry.js';
 import type { RecordMap } from './record-map.js';
 
 interface Held<T> {
@@ -33,9 +32,9 @@ export class NatsRecordMap<T> implements RecordMap<T> {
   async load(): Promise<void> {
     this.#kv = await openBucket(this.#handle, this.#bucket);
     // Watching before reading: nothing changed in between is missed; older revisions are ignored.
-    this.#watch = await retrying(() => this.#kv.watch({ include: KvWatchInclude.UpdatesOnly }));
+    this.#watch = await onBucket(() => this.#kv.watch({ include: KvWatchInclude.UpdatesOnly }));
     void this.#follow(this.#watch);
-    for (const key of await bucketKeys(this.#handle, this.#bucket)) this.#apply(await this.#kv.get(key));
+    for (const key of await bucketKeys(this.#handle, this.#bucket)) this.#apply(await onBucket(() => this.#kv.get(key)));
   }
 
   get(name: string): T | undefined {

@@ -7,7 +7,7 @@ import type { AppendEntry, AppendResult, StoredRecord, StreamState } from '../..
 import { StaleStreamError, StreamExistsError, type DataStreamStore } from '../data-stream-store.js';
 import type { NatsHandle } from './connection.js';
 import { BATCH_SLOTS, batchesOf, decodeBatch, encodeBatch, jsSeqOf, positionOf, type Batch } from './record-batch.js';
-import { bucketKeys, openBucket } from './bucket.js';
+import { bucketKeys, onBucket, openBucket } from './bucket.js';
 import { retrying } from './retry.js';
 
 // Layout on JetStream (every name starts with the handle's prefix, written P here):
@@ -85,7 +85,7 @@ export class NatsDataStreamStore implements DataStreamStore {
         this.changed.emit(slotName(Number(tokens[tokens.length - 2]), Number(tokens[tokens.length - 1])));
       },
     });
-    this.metadataWatch = await retrying(() => this.streamsKv.watch({ key: STREAM_KEYS, include: KvWatchInclude.UpdatesOnly }));
+    this.metadataWatch = await onBucket(() => this.streamsKv.watch({ key: STREAM_KEYS, include: KvWatchInclude.UpdatesOnly }));
     void this.forwardMetadataChanges(this.metadataWatch);
   }
 
