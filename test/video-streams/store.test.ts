@@ -264,7 +264,9 @@ for (const backend of BACKENDS) {
     t.is(calls, 1);
   });
 
-  test.serial(`${backend.name}: 100 streams each putting a 50 KB fragment a second: p99 append-to-durable well under 100 ms`, async (t) => {
+  // Latency targets live in bench/video (100 camera-paced streams, PERSISTED p50/p99); this checks
+  // only what a user relies on: every concurrent append is stored, in its stream, in order.
+  test.serial(`${backend.name}: 100 streams each putting a 50 KB fragment a second: every fragment stored, in order per stream`, async (t) => {
     const store = await (await backend.place(t)).open();
     t.teardown(() => store.close());
     const streams = Array.from({ length: 100 }, (_, index) => streamState(`cam-${index}`));
@@ -288,8 +290,10 @@ for (const backend of BACKENDS) {
     const p50 = latencies[Math.floor(latencies.length * 0.5)]!;
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
     t.log(`append-to-durable over ${latencies.length} appends (100 streams, 1 fragment/s each): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
-    t.true(p99 < 100, `p99 ${p99.toFixed(1)} ms`);
-    t.is((await store.fragmentsAfter(streams[0]!.uid, undefined, 100)).length, 3);
+    for (const stream of streams) {
+      const stored = await store.fragmentsAfter(stream.uid, undefined, 100);
+      t.deepEqual(stored.map((each) => each.serverTimestampMs), [T0, T0 + 1000, T0 + 2000], stream.name);
+    }
   });
 }
 
