@@ -86,6 +86,8 @@ async function runAgent(configFile: string, level: LogLevel | undefined, name: s
     log = new Logger(level ?? local.logLevel, { component: 'agent', deviceId: local.deviceId });
     // Loaded here, not at the top: the rest of the CLI (and `rivulet agent status`) need not carry it.
     const { AgentSupervisor } = await import('../agent/fleet/supervisor.js');
+    const { ServiceNotifier } = await import('../agent/service/notify.js');
+    const notifier = ServiceNotifier.fromEnvironment({ log: log.child({ component: 'systemd' }) });
     // The supervisor runs the local config, or the config the server pushed, and swaps them in-process.
     supervisor = new AgentSupervisor({
       local,
@@ -94,9 +96,8 @@ async function runAgent(configFile: string, level: LogLevel | undefined, name: s
         log.error('the previous config could not be started again after a failed trial; exiting', { error });
         process.exit(1);
       },
+      ...(notifier?.watchdogMs !== undefined ? { watchdogMs: notifier.watchdogMs } : {}),
     });
-    const { ServiceNotifier } = await import('../agent/service/notify.js');
-    const notifier = ServiceNotifier.fromEnvironment({ log: log.child({ component: 'systemd' }) });
     stopOnSignals(() => {
       notifier?.stopping();
       return supervisor.stop();

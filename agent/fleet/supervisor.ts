@@ -30,6 +30,12 @@ export interface AgentSupervisorOptions {
   log?: Logger;
   /** The previous config could not be started again after a failed trial: the process should exit (and be restarted). */
   onFatal?: (error: unknown) => void;
+  /**
+   * The service watchdog period, when systemd watches the agent (WATCHDOG_USEC). No pets go out
+   * during a trial, so a pushed config whose fleet.applyTimeoutMs would not end well within it is
+   * refused: systemd would restart the agent mid-trial.
+   */
+  watchdogMs?: number;
 }
 
 const HEALTH_POLL_MS = 200;
@@ -39,6 +45,7 @@ export class AgentSupervisor {
   readonly #local: AgentConfig;
   readonly #log: Logger;
   readonly #onFatal: (error: unknown) => void;
+  readonly #watchdogMs: number | undefined;
   #store: PushedConfigStore | undefined;
   #agent: Agent | undefined;
   #config: AgentConfig;
@@ -53,6 +60,7 @@ export class AgentSupervisor {
     this.#config = options.local;
     this.#log = options.log ?? silentLogger;
     this.#onFatal = options.onFatal ?? ((error) => this.#log.error('agent lost', { error }));
+    this.#watchdogMs = options.watchdogMs;
   }
 
   /** The config the running agent uses. */
@@ -214,6 +222,13 @@ export class AgentSupervisor {
     const config = await agentConfigFrom(filled, join(local.dataDir, PUSHED_CONFIG_FILE), dirname(local.file));
     if (config.deviceId !== local.deviceId) throw new AgentConfigError(`deviceId cannot be changed by a push (this device is ${JSON.stringify(local.deviceId)})`);
     if (config.dataDir !== local.dataDir) throw new AgentConfigError(`dataDir cannot be changed by a push (the buffer is in ${local.dataDir})`);
+    // Stopping the old agent and starting the new one take their share of the period too.
+    const trialLimitMs = this.#watchdogMs === undefined ? undefined : Math.floor((this.#watchdogMs * 2) / 3);
+    if (trialLimitMs !== undefined && config.fleet.applyTimeoutMs > trialLimitMs) {
+      throw new AgentConfigError(
+        `fleet.applyTimeoutMs (${config.fleet.applyTimeoutMs} ms) must stay within two thirds of the service watchdog (WatchdogSec ${formatSeconds(this.#watchdogMs!)}), or systemd restarts the agent mid-trial; reinstall with the longer timeout in the local config to raise it`,
+      );
+    }
     return config;
   }
 

@@ -43,6 +43,11 @@ export class ServiceNotifier {
     this.#watchdogIntervalMs = Number.isFinite(usec) && usec > 0 && forThisProcess ? Math.max(1, Math.floor(usec / 2000)) : undefined;
   }
 
+  /** The watchdog period systemd set for this process (WatchdogSec), if any. */
+  get watchdogMs(): number | undefined {
+    return this.#watchdogIntervalMs === undefined ? undefined : this.#watchdogIntervalMs * 2;
+  }
+
   /** A notifier when this process runs under a service manager that listens (NOTIFY_SOCKET), else undefined. */
   static fromEnvironment(options: NotifierOptions): ServiceNotifier | undefined {
     const env = options.env ?? process.env;

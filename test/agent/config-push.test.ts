@@ -97,8 +97,8 @@ async function simulated(t: ExecutionContext, dir: string, kind: 'line' | 'gps')
 type AgentProcess = ReturnType<typeof spawnCli>;
 
 /** Starts `rivulet-agent --config FILE` and waits for its ready line. */
-async function startAgent(t: ExecutionContext, configFile: string): Promise<AgentProcess & { ready: RegExpExecArray }> {
-  const agent = spawnCli(['--config', configFile], { bin: 'rivulet-agent' });
+async function startAgent(t: ExecutionContext, configFile: string, env: NodeJS.ProcessEnv = {}): Promise<AgentProcess & { ready: RegExpExecArray }> {
+  const agent = spawnCli(['--config', configFile], { bin: 'rivulet-agent', env: { ...process.env, ...env } });
   t.teardown(() => {
     agent.child.kill('SIGKILL');
   });
@@ -212,6 +212,32 @@ test('a bad config and one that does not come up healthy are refused with the fi
 
   agent.child.kill('SIGTERM');
   t.deepEqual(await within(agent.exited, 15_000, 'the agent to stop'), { code: 0, signal: null }, agent.stderr());
+});
+
+test('under a systemd watchdog, a pushed config whose trial could outlast it is refused, naming the watchdog', async (t) => {
+  const name = 'rig-push-watchdog';
+  const setup = await fleet(t, name);
+  const linePort = await simulated(t, setup.dir, 'line');
+  const local = {
+    deviceId: name,
+    server: { url: setup.running.url, credentialsFile: 'device-keys.json' },
+    dataDir: 'agent',
+    status: { port: 0 },
+    heartbeat: { intervalMs: 300 },
+    sources: [{ type: 'line', name: 'climate', port: linePort, stream: 'meters' }],
+  };
+  const configFile = join(setup.dir, 'agent.json');
+  await writeFile(configFile, JSON.stringify(local));
+  // WatchdogSec=9 s, so a trial may take at most 6 s. Nobody listens on the notify socket: the pets go nowhere.
+  const agent = await startAgent(t, configFile, { NOTIFY_SOCKET: join(setup.dir, 'no-listener.sock'), WATCHDOG_USEC: '9000000' });
+
+  const tooLong = await push(setup, name, { ...local, fleet: { applyTimeoutMs: 8000 } });
+  const refused = await waitForStatus(agent, (s) => s.config.rejected?.version === tooLong, 20_000, `v${tooLong} refused`);
+  t.is(refused.config.version, null);
+  t.regex(refused.config.rejected!.error, /^fleet\.applyTimeoutMs \(8000 ms\) must stay within two thirds of the service watchdog \(WatchdogSec 9 s\)/);
+
+  const fits = await push(setup, name, { ...local, fleet: { applyTimeoutMs: 5000 } });
+  t.is((await waitForStatus(agent, (s) => s.config.version === fits, 20_000, `v${fits} applied`)).config.rejected?.version, tooLong);
 });
 
 test('a good config applies: what was buffered while uploads failed is all uploaded once; it is still in force after a restart', async (t) => {
