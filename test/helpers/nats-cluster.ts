@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { startNatsCluster as startCluster, type NatsCluster } from '../../bench/lib/nats-cluster.js';
 import { connectNats, isUnderPrefix, type NatsHandle, type NatsStoreOptions } from '../../ingest-server/storage/nats/connection.js';
+import { retrying } from '../../ingest-server/storage/nats/retry.js';
 
 export type { NatsCluster } from '../../bench/lib/nats-cluster.js';
 
@@ -49,9 +50,15 @@ export async function testNatsStore(t: ExecutionContext): Promise<NatsStoreOptio
   const { cluster, admin } = await shared;
   const prefix = `t${process.pid}x${String(++prefixes).padStart(5, '0')}`;
   t.teardown(async () => {
-    for await (const name of admin.jsm.streams.names()) {
+    // Sent again while a loaded cluster's meta leader is slow to answer, as the stores do.
+    const names: string[] = [];
+    await retrying(async () => {
+      names.length = 0;
+      for await (const name of admin.jsm.streams.names()) if (isUnderPrefix(name, prefix)) names.push(name);
+    });
+    for (const name of names) {
       // The test's server may still be deleting a stream it listed (a DeleteStream just answered).
-      if (isUnderPrefix(name, prefix)) await admin.jsm.streams.delete(name).catch(ignoreStreamNotFound);
+      await retrying(() => admin.jsm.streams.delete(name).catch(ignoreStreamNotFound));
     }
   });
   return { servers: cluster.urls, replicas: 3, prefix };
