@@ -155,11 +155,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-test('a bad config and one that does not come up healthy are refused with the field or the reason, never retried; the old config keeps uploading', async (t) => {
-  const name = 'rig-push-bad';
-  const setup = await fleet(t, name);
+/** A line sensor on a pty and the local config of an agent reading it, written with relative paths as on a device (keys and dataDir next to the file). */
+async function lineRig(t: ExecutionContext, setup: Fleet, name: string) {
   const linePort = await simulated(t, setup.dir, 'line');
-  // Relative paths, as on a device: keys and dataDir next to the config file.
   const local = {
     deviceId: name,
     server: { url: setup.running.url, credentialsFile: 'device-keys.json' },
@@ -171,6 +169,13 @@ test('a bad config and one that does not come up healthy are refused with the fi
   };
   const configFile = join(setup.dir, 'agent.json');
   await writeFile(configFile, JSON.stringify(local));
+  return { local, configFile, linePort };
+}
+
+test('a bad config and one that does not come up healthy are refused with the field or the reason, never retried; the old config keeps uploading', async (t) => {
+  const name = 'rig-push-bad';
+  const setup = await fleet(t, name);
+  const { local, configFile, linePort } = await lineRig(t, setup, name);
   const agent = await startAgent(t, configFile);
   t.is(agent.ready[1], 'local config');
   await waitFor(async () => (await countIn(setup, t)) >= 10, 20_000, 'records from the local config');
@@ -217,17 +222,7 @@ test('a bad config and one that does not come up healthy are refused with the fi
 test('under a systemd watchdog, a pushed config whose trial could outlast it is refused, naming the watchdog', async (t) => {
   const name = 'rig-push-watchdog';
   const setup = await fleet(t, name);
-  const linePort = await simulated(t, setup.dir, 'line');
-  const local = {
-    deviceId: name,
-    server: { url: setup.running.url, credentialsFile: 'device-keys.json' },
-    dataDir: 'agent',
-    status: { port: 0 },
-    heartbeat: { intervalMs: 300 },
-    sources: [{ type: 'line', name: 'climate', port: linePort, stream: 'meters' }],
-  };
-  const configFile = join(setup.dir, 'agent.json');
-  await writeFile(configFile, JSON.stringify(local));
+  const { local, configFile } = await lineRig(t, setup, name);
   // WatchdogSec=9 s, so a trial may take at most 6 s. Nobody listens on the notify socket: the pets go nowhere.
   const agent = await startAgent(t, configFile, { NOTIFY_SOCKET: join(setup.dir, 'no-listener.sock'), WATCHDOG_USEC: '9000000' });
 
