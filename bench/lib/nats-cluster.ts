@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './processes.js';
+import { freePorts } from './processes.js';
 
 /** NATS_SERVER overrides where the binary is; Debian's package installs it here. */
 export const NATS_SERVER_PATH = process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server';
@@ -45,7 +45,8 @@ process.once('exit', () => {
 export async function startNatsCluster(nodes = 3): Promise<NatsCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'rivulet-nats-'));
   dirs.add(dir);
-  const ports = await Promise.all(Array.from({ length: nodes }, async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })));
+  const free = await freePorts(nodes * 3);
+  const ports = Array.from({ length: nodes }, (_, index) => ({ client: free[index * 3]!, route: free[index * 3 + 1]!, monitor: free[index * 3 + 2]! }));
   const routes = ports.map((port) => `nats://127.0.0.1:${port.route}`).join(',');
   // The default 1 MB message limit is below a 1 MiB record as stored (base64 plus headers); only
   // a config file can raise it. 8 MB is the largest nats-server accepts without a warning.
