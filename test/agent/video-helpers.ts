@@ -2,7 +2,6 @@
 // stream's fragments back with the Kinesis Video SDK.
 
 import type { ExecutionContext } from 'ava';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ListFragmentsCommand, type Fragment, type KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { Agent } from '../../agent/agent.js';
@@ -12,13 +11,7 @@ import type { CameraStatus } from '../../agent/video/cameras.js';
 import { Logger } from '../../lib/log.js';
 
 /** A TCP port free right now, so a server can be started (and restarted) on it. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../bench/lib/processes.js';
 
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,37 +6,18 @@
 
 import test from 'ava';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AgentRecord } from '../../agent/agent.js';
-import type { AgentStatus } from '../../agent/status.js';
 import { LineSimulator } from '../../hardware/line/simulator.js';
 import { openPtyPair, type PtyPair } from '../../hardware/serial/pty.js';
 import { startServer } from '../../ingest-server/server.js';
 import { NotifySupervisor } from '../helpers/notify-supervisor.js';
 import { AGENT_BIN_PATH, REPO_ROOT } from '../helpers/server-process.js';
 import { client, createStream, readStream, tempDir, waitFor } from './helpers.js';
+import { getAgentStatus } from '../../bench/lib/agent-status.js';
+import { freePort } from '../../bench/lib/processes.js';
 
 const WATCHDOG_USEC = 3_000_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function getStatus(url: string): Promise<AgentStatus> {
-  return new Promise((resolve, reject) => {
-    http.get(`${url}/status`, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(JSON.parse(body) as AgentStatus));
-    }).on('error', reject);
-  });
-}
 
 /** The status URL the current process printed. */
 function statusUrlOf(supervisor: NotifySupervisor): string | undefined {
@@ -82,9 +63,9 @@ test('READY, regular pets; SIGSTOP → no pets → restarted → READY again, an
   t.true(gaps.every((gap) => gap < WATCHDOG_USEC / 1000), `pets within the watchdog interval: ${gaps.join(', ')} ms`);
 
   const firstUrl = statusUrlOf(supervisor)!;
-  await waitFor(async () => ((await getStatus(firstUrl)).buffer?.backlogRecords ?? 0) >= 20, 30_000, '20 readings buffered');
+  await waitFor(async () => ((await getAgentStatus(firstUrl)).buffer?.backlogRecords ?? 0) >= 20, 30_000, '20 readings buffered');
   const first = supervisor.current;
-  const buffered = (await getStatus(firstUrl)).buffer!.backlogRecords;
+  const buffered = (await getAgentStatus(firstUrl)).buffer!.backlogRecords;
   const stoppedAt = Date.now();
   process.kill(first.pid, 'SIGSTOP');
 
@@ -102,7 +83,7 @@ test('READY, regular pets; SIGSTOP → no pets → restarted → READY again, an
   await simulator.stop();
   const secondUrl = statusUrlOf(supervisor)!;
   await waitFor(async () => {
-    const status = await getStatus(secondUrl);
+    const status = await getAgentStatus(secondUrl);
     return status.buffer?.backlogRecords === 0 && (status.upload?.uploadedRecords ?? 0) > 0;
   }, 60_000, 'the backlog uploaded');
 
@@ -162,7 +143,7 @@ test('no systemd-notify on PATH: logged once, and the agent keeps running', asyn
   // Five pet intervals (200 ms each) after READY.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   t.is(supervisor.current.child.exitCode, null, 'still running');
-  t.is((await getStatus(statusUrlOf(supervisor)!)).deviceId, 'pi-watchdog');
+  t.is((await getAgentStatus(statusUrlOf(supervisor)!)).deviceId, 'pi-watchdog');
   t.is(supervisor.current.output().split('\n').filter((line) => line.includes('cannot run systemd-notify')).length, 1);
   t.deepEqual(supervisor.messages, []);
 });

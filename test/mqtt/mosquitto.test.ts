@@ -6,11 +6,11 @@ import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { TEST_KEYS, byPartitionKey, eventually, recordsOf, startMqttHarness } from './helpers.js';
+import { freePort } from '../../bench/lib/processes.js';
 
 const run = promisify(execFile);
 const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
@@ -97,13 +97,3 @@ test('a mosquitto bridge forwards a topic tree into a stream', async (t) => {
   }
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
