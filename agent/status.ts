@@ -209,6 +209,7 @@ export function prometheus(status: AgentStatus): string {
     metric('rivulet_agent_camera_frames_total', 'counter', 'Frames captured.', perCamera((c) => c.frames));
     metric('rivulet_agent_camera_fragments_total', 'counter', 'Fragments captured and spooled.', perCamera((c) => c.fragments));
     metric('rivulet_agent_camera_persisted_fragments_total', 'counter', 'Fragments the server acknowledged PERSISTED.', perCamera((c) => c.persisted));
+    metric('rivulet_agent_camera_found_stored_total', 'counter', 'Fragments sent without an ack and then found stored by ListFragments, so not sent again.', perCamera((c) => c.foundStored));
     metric('rivulet_agent_camera_capture_restarts_total', 'counter', 'Capture pipelines rebuilt after an error or end of stream.', perCamera((c) => c.restarts));
     metric('rivulet_agent_camera_spool_fragments', 'gauge', 'Fragments waiting in the spool.', perCamera((c) => c.backlogFragments));
     metric('rivulet_agent_camera_spool_bytes', 'gauge', 'Bytes waiting in the spool.', perCamera((c) => c.backlogBytes));

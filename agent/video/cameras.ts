@@ -28,6 +28,8 @@ export interface CameraStatus {
   oldestAgeMs: number | null;
   /** Fragments the server acknowledged PERSISTED. */
   persisted: number;
+  /** Sent without an ack, then found stored by ListFragments (so not sent again). */
+  foundStored: number;
   /** Spool bounds: dropped (drop-oldest), rejected (reject-new), expired (maxAgeMs). */
   dropped: number;
   rejected: number;
@@ -121,6 +123,7 @@ export class Cameras {
         backlogBytes: spooled.bytes,
         oldestAgeMs: spooled.oldestAgeMs,
         persisted: upload.persisted,
+        foundStored: upload.foundStored,
         dropped: spooled.dropped,
         rejected: spooled.rejected,
         expired: spooled.expired,

@@ -21,6 +21,8 @@ export interface PutMediaOptions {
   timecodeType?: 'ABSOLUTE' | 'RELATIVE';
   /** Epoch ms that RELATIVE timecodes count from; now unless given. */
   producerStartTimestampMs?: number;
+  /** No answer to the request within this long means a dead link: the request is dropped and openPutMedia rejects. 30 s unless given. */
+  openTimeoutMs?: number;
 }
 
 /** PutMedia refused before streaming began (HTTP status other than 200); `name` is the wire error, e.g. ResourceNotFoundException. */
@@ -71,9 +73,17 @@ export async function openPutMedia(options: PutMediaOptions): Promise<PutMediaSe
     agent: false,
     headers: { ...headers, 'transfer-encoding': 'chunked', expect: '100-continue', connection: 'keep-alive' },
   });
+  const openTimeoutMs = options.openTimeoutMs ?? 30_000;
   const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    request.once('response', resolve);
-    request.once('error', reject);
+    const timer = setTimeout(() => request.destroy(new PutMediaSessionClosedError(`no answer to PutMedia within ${openTimeoutMs} ms`)), openTimeoutMs);
+    request.once('response', (answer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    request.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     request.flushHeaders();
   });
   if (response.statusCode !== 200) {

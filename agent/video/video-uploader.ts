@@ -23,17 +23,19 @@
 // the fragment is sent again. A lost connection (server killed, link cut) does the same: every
 // fragment not PERSISTED is sent again on the next session.
 //
-// Exactly once, and its window: a fragment is never lost (it stays spooled until PERSISTED) and a
-// PERSISTED one is never sent again. A fragment the server stored whose PERSISTED ack was lost
-// with the connection is sent twice: the server does not deduplicate, so such a fragment can
-// appear twice in the stream (at most the fragments in flight when a connection broke, ≤
-// maxInFlight per lane).
+// Exactly once: a fragment is never lost (it stays spooled until PERSISTED) and never stored
+// twice. A fragment sent whose ack never came (the connection broke, the ack timeout fired, or the
+// agent was killed: at start every spooled fragment counts as such) may be stored already; it is
+// kept back until ListFragments has said whether the stream holds it (stored-fragments.ts). Held
+// ones are removed as stored, the rest are sent again. Until the server answers, the lane backs off
+// as after a failed session.
 
 import { Buffer } from 'node:buffer';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import { ackErrorName, type Ack } from '../../ingest-server/video-streams/acks.js';
 import { openPutMedia, type PutMediaSession } from './put-media-client.js';
 import type { FragmentSpool, SpooledFragment } from './spool.js';
+import { storedTimecodes } from './stored-fragments.js';
 
 /** Error ids about the fragment's own content: sending it again cannot succeed. */
 const CONTENT_ERRORS = new Set([4001, 4002, 4005, 4006, 4007, 4009, 4010, 4011, 4012]);
@@ -54,7 +56,7 @@ export interface VideoUploaderOptions {
   maxInFlight?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** A sent fragment not PERSISTED within this long means a dead link (TCP may take many minutes to say so): the session is dropped and reopened. 30 s unless given. */
+  /** A sent fragment not PERSISTED (or a request not answered) within this long means a dead link (TCP may take many minutes to say so): the session is dropped and reopened. 30 s unless given. */
   ackTimeoutMs?: number;
   log?: Logger;
 }
@@ -65,6 +67,8 @@ export interface VideoUploadStats {
   persisted: number;
   /** Refused with 4004 and dropped. */
   droppedByServer: number;
+  /** Sent without an ack, then found in the stream by ListFragments: removed, not sent again. */
+  foundStored: number;
   quarantined: number;
   sessions: number;
   failedSessions: number;
@@ -79,6 +83,10 @@ interface CameraUpload {
   liveFloor: number;
   /** Timecodes sent on some session and not yet settled. */
   inFlight: Set<number>;
+  /** Timecodes that may be stored without our knowing (sent, no ack): held back until ListFragments says. */
+  unverified: Set<number>;
+  /** The ListFragments check under way, shared by both lanes. */
+  verifying: Promise<void> | undefined;
   stats: VideoUploadStats;
   waiters: (() => void)[];
 }
@@ -103,7 +111,9 @@ export class VideoUploader {
         stream: camera.stream,
         liveFloor: -Infinity,
         inFlight: new Set(),
-        stats: { persisted: 0, droppedByServer: 0, quarantined: 0, sessions: 0, failedSessions: 0, lastPersistedAt: null, lastError: null },
+        unverified: new Set(),
+        verifying: undefined,
+        stats: { persisted: 0, droppedByServer: 0, foundStored: 0, quarantined: 0, sessions: 0, failedSessions: 0, lastPersistedAt: null, lastError: null },
         waiters: [],
       });
     }
@@ -113,6 +123,8 @@ export class VideoUploader {
   start(): void {
     this.#options.spool.onAdded((camera) => this.#wake(this.#cameras.get(camera)));
     for (const camera of this.#cameras.values()) {
+      // A previous run may have been stopped (or killed) between the server storing a fragment and its ack.
+      for (const fragment of this.#options.spool.list(camera.name)) camera.unverified.add(fragment.timecodeMs);
       this.#lanes.push(this.#runLane(camera, 'live'));
       if ((this.#options.order ?? 'live-first') === 'live-first') this.#lanes.push(this.#runLane(camera, 'backlog'));
     }
@@ -139,6 +151,17 @@ export class VideoUploader {
     const minBackoff = this.#options.minBackoffMs ?? 500;
     let backoff = minBackoff;
     while (!this.#stopped) {
+      const verified = await this.#verify(camera).then(
+        () => undefined,
+        (error: unknown) => (error as Error).message,
+      );
+      if (verified !== undefined) {
+        camera.stats.lastError = { at: Date.now(), message: `ListFragments: ${verified}` };
+        log.warn('cannot check which unacknowledged fragments the server holds; retrying', { reason: verified, inMs: backoff });
+        await this.#changed(camera, backoff, true);
+        backoff = Math.min(backoff * 2, this.#options.maxBackoffMs ?? 30_000);
+        continue;
+      }
       let first = this.#next(camera, kind, -Infinity);
       if (!first) {
         await this.#changed(camera);
@@ -176,6 +199,7 @@ export class VideoUploader {
       ...(this.#options.region ? { region: this.#options.region } : {}),
       timecodeType: 'ABSOLUTE',
       producerStartTimestampMs: first.timecodeMs,
+      openTimeoutMs: this.#options.ackTimeoutMs ?? 30_000,
     });
     this.#sessions.add(session);
     camera.stats.sessions++;
@@ -264,8 +288,11 @@ export class VideoUploader {
       if (failure !== undefined) session.destroy();
       await acks;
       this.#sessions.delete(session);
-      // Whatever was not settled is sent again on a later session.
-      for (const timecode of sent.keys()) camera.inFlight.delete(timecode);
+      // Whatever was not settled may have been stored: checked, then sent again if not.
+      for (const timecode of sent.keys()) {
+        camera.inFlight.delete(timecode);
+        camera.unverified.add(timecode);
+      }
       this.#wake(camera);
     }
     if (failure === undefined && sent.size > 0) failure = 'the server ended the session before acknowledging every fragment';
@@ -300,11 +327,40 @@ export class VideoUploader {
     return 'retry';
   }
 
-  /** The lane's next fragment after `after`, not in flight anywhere. */
+  /** Removes from the spool the unverified fragments the stream holds; the rest become sendable. */
+  #verify(camera: CameraUpload): Promise<void> {
+    if (camera.unverified.size === 0) return Promise.resolve();
+    camera.verifying ??= (async () => {
+      const checking = [...camera.unverified];
+      const spooled = new Set(this.#options.spool.list(camera.name).map((fragment) => fragment.timecodeMs));
+      const asked = checking.filter((timecode) => spooled.has(timecode));
+      const stored = await storedTimecodes({
+        endpoint: this.#options.endpoint,
+        streamName: camera.stream,
+        ...(this.#options.credentials ? { credentials: this.#options.credentials } : {}),
+        ...(this.#options.region ? { region: this.#options.region } : {}),
+        timecodesMs: asked,
+        timeoutMs: this.#options.ackTimeoutMs ?? 30_000,
+      });
+      for (const timecode of stored) {
+        await this.#options.spool.remove(camera.name, timecode);
+        camera.stats.foundStored++;
+      }
+      if (stored.size > 0) this.#log.info('fragments found stored after a lost ack; not sent again', { camera: camera.name, fragments: stored.size });
+      // Only what was asked: a session may have broken meanwhile and added more.
+      for (const timecode of checking) camera.unverified.delete(timecode);
+      this.#wake(camera);
+    })().finally(() => {
+      camera.verifying = undefined;
+    });
+    return camera.verifying;
+  }
+
+  /** The lane's next fragment after `after`, not in flight anywhere and not waiting to be checked. */
   #next(camera: CameraUpload, kind: LaneKind, after: number): SpooledFragment | undefined {
     return this.#options.spool
       .list(camera.name)
-      .find((fragment) => fragment.timecodeMs > after && !camera.inFlight.has(fragment.timecodeMs) && (kind === 'live' ? fragment.timecodeMs >= camera.liveFloor : fragment.timecodeMs < camera.liveFloor));
+      .find((fragment) => fragment.timecodeMs > after && !camera.inFlight.has(fragment.timecodeMs) && !camera.unverified.has(fragment.timecodeMs) && (kind === 'live' ? fragment.timecodeMs >= camera.liveFloor : fragment.timecodeMs < camera.liveFloor));
   }
 
   /** Resolves at the camera's next change or after `timeoutMs`; with `sleep`, only after `timeoutMs` (or at stop). */

@@ -23,11 +23,12 @@ export type Access =
   | { service: 'mqtt'; action: 'publish'; topic: string; resource: string | undefined; producerId?: string | undefined }
   | { service: 'mqtt'; action: 'subscribe'; topic: string };
 
-// What the agent calls: records in, its camera's video in, its camera as a signaling master.
+// What the agent calls: records in, its camera's video in (ListFragments: whether a fragment whose
+// ack was lost is stored), its camera as a signaling master.
 // DescribeSignalingChannel is how the agent's signaling client finds its channel's ARN.
 const DEVICE_ACTIONS = {
   kinesis: new Set(['PutRecord', 'PutRecords', 'DescribeStream', 'DescribeStreamSummary', 'ListShards']),
-  kinesisvideo: new Set(['DescribeStream', 'GetDataEndpoint', 'PutMedia']),
+  kinesisvideo: new Set(['DescribeStream', 'GetDataEndpoint', 'PutMedia', 'ListFragments']),
   signaling: new Set(['DescribeSignalingChannel', 'GetSignalingChannelEndpoint', 'GetIceServerConfig', 'ConnectAsMaster']),
 };
 

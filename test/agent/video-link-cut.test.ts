@@ -1,11 +1,14 @@
-// A camera's link cut for a minute in the middle of uploading: the spool holds every fragment
-// made while the server is unreachable, and once it is back they all arrive (live first, then the
-// backlog on its own session), each exactly once.
+// A camera's link cut for a minute in the middle of uploading: nothing is closed, the bytes just stop
+// (a proxy stalls every connection and holds new ones, as a dead radio link does). The agent must
+// notice by itself (no ack, no answer), the spool holds every fragment made meanwhile, and once the
+// link is back they all arrive (live first, then the backlog on its own session), each exactly
+// once, including those the server stored just before the cut whose acks never came back.
 
 import test from 'ava';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer } from '../../ingest-server/server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { videoClients } from '../helpers/video.js';
 import { createVideoStream } from '../video-streams/media.js';
 import { tempDir } from './helpers.js';
@@ -18,21 +21,27 @@ test('link cut for a minute mid-upload: the spool holds it, everything arrives a
   const dir = await tempDir(t);
   const port = await freePort();
   const serverDir = join(dir, 'server');
-  let server = await startServer({ dataDir: serverDir, port });
+  const server = await startServer({ dataDir: serverDir, port });
+  t.teardown(() => server.close());
   const { video, archived } = videoClients(`http://127.0.0.1:${port}`, 'http1.1', t);
   await createVideoStream(video, 'dock-cam');
-  const { agent, camera, spooled } = await startAgent(t, { port, dataDir: join(dir, 'agent'), stream: 'dock-cam' });
-  t.teardown(() => server.close());
+  const link = await startTcpProxy(t, { port });
+  const { agent, camera, spooled, lines } = await startAgent(t, { port: Number(new URL(link.url).port), dataDir: join(dir, 'agent'), stream: 'dock-cam' });
 
   await waitFor('3 fragments persisted', async () => (await camera()).persisted >= 3, 30_000);
-  await server.close();
+  link.cut();
   const cutAt = Date.now();
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
   // One-second fragments: about sixty made while nobody could take them, all still on disk.
   const held = (await camera()).backlogFragments;
   t.true(held >= 50, `${held} fragments spooled during the outage`);
 
-  server = await startServer({ dataDir: serverDir, port });
+  t.true(
+    lines.some((line) => String(line['reason']).startsWith('no acknowledgement for')),
+    'the silent link is noticed by the ack timeout',
+  );
+
+  link.restore();
   await waitFor('the backlog to drain', async () => (await camera()).backlogFragments <= 1, 60_000);
   await agent.stop();
 

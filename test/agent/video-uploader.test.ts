@@ -1,7 +1,8 @@
 // The video uploader against a real in-process server: a spooled backlog goes out live-first (the
 // newest fragment on a session of its own, the rest on a backlog session) or oldest-first (one
 // session), every fragment leaves the spool only once PERSISTED, and a fragment the server cannot
-// parse is quarantined while the ones around it still arrive.
+// parse is quarantined while the ones around it still arrive, and a fragment whose ack was lost
+// (ack timeout, agent stopped) is found stored with ListFragments instead of being stored twice.
 
 import test, { type ExecutionContext } from 'ava';
 import { readdir } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { ListFragmentsCommand } from '@aws-sdk/client-kinesis-video-archived-med
 import { FragmentSpool, type NewSpooledFragment } from '../../agent/video/spool.js';
 import { VideoUploader, type UploadOrder } from '../../agent/video/video-uploader.js';
 import { writeCluster, writeMkvHeader, writeTags } from '../../video/mkv/writer.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startVideoServer, videoClients } from '../helpers/video.js';
 import { createVideoStream } from '../video-streams/media.js';
 import { tempDir } from './helpers.js';
@@ -75,4 +77,59 @@ test('a fragment the server cannot parse is quarantined; the fragments before an
   t.deepEqual(await listed(), [start, start + 2000]);
   t.like(uploader.stats('cam'), { persisted: 2, quarantined: 1 });
   t.deepEqual(await readdir(join(dir, 'video', 'cam', 'quarantine')), [`${start + 1000}.mkv`]);
+});
+
+/** Waits until the server holds `count` fragments of the stream. */
+async function stored(listed: () => Promise<number[]>, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await listed()).length < count) {
+    if (Date.now() > deadline) throw new Error(`the server holds ${(await listed()).length} fragments, not ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('acks lost after the server stored the fragments: the ack timeout ends the session, ListFragments finds them stored, none is sent twice', async (t) => {
+  const { spool, url, listed } = await setup(t, 'lost-acks');
+  const proxy = await startTcpProxy(t, { port: Number(new URL(url).port) });
+  const start = Date.now() - 10_000;
+  await spool.add('cam', fragment(start));
+  const uploader = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: 'lost-acks' }], endpoint: proxy.url, order: 'oldest-first', ackTimeoutMs: 1000, minBackoffMs: 50 });
+  t.teardown(() => uploader.stop());
+  uploader.start();
+  await drained(spool);
+  // The open session carries three more fragments; the server stores them, their acks never arrive.
+  proxy.dropPutMediaResponses = true;
+  const unacknowledged = [1000, 2000, 3000].map((offset) => start + offset);
+  for (const timecode of unacknowledged) await spool.add('cam', fragment(timecode));
+  await stored(listed, 4);
+  t.is(spool.stats('cam').fragments, 3, 'not acknowledged, so still spooled');
+  proxy.dropPutMediaResponses = false;
+  await drained(spool);
+  await spool.add('cam', fragment(start + 4000));
+  await drained(spool);
+  t.deepEqual(await listed(), [start, ...unacknowledged, start + 4000], 'each fragment once');
+  t.like(uploader.stats('cam'), { persisted: 2, foundStored: 3 });
+  t.true(uploader.stats('cam')!.failedSessions >= 1);
+});
+
+test('an agent stopped between the server storing fragments and their acks: at start the new uploader finds them stored and sends only the rest', async (t) => {
+  const { spool, url, listed } = await setup(t, 'restarted');
+  const proxy = await startTcpProxy(t, { port: Number(new URL(url).port) });
+  const start = Date.now() - 10_000;
+  await spool.add('cam', fragment(start));
+  const first = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: 'restarted' }], endpoint: proxy.url, order: 'oldest-first' });
+  first.start();
+  await drained(spool);
+  proxy.dropPutMediaResponses = true;
+  for (const offset of [1000, 2000]) await spool.add('cam', fragment(start + offset));
+  await stored(listed, 3);
+  await first.stop(100);
+  await spool.add('cam', fragment(start + 3000));
+
+  const second = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: 'restarted' }], endpoint: url, order: 'oldest-first' });
+  t.teardown(() => second.stop());
+  second.start();
+  await drained(spool);
+  t.deepEqual(await listed(), [0, 1000, 2000, 3000].map((offset) => start + offset), 'each fragment once');
+  t.like(second.stats('cam'), { persisted: 1, foundStored: 2 });
 });
