@@ -16,7 +16,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   mosquitto mosquitto-clients nats-server socat ffmpeg udev chromium libsqlite3-dev awscli
-  v4l-utils python3 make g++ strace
+  v4l-utils python3 python3-gi gir1.2-gst-rtsp-server-1.0 make g++ strace
 )
 
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -59,7 +59,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
 else
   say "not a Debian system (no dpkg-query); skipping system packages."
   say "make sure these are available: GStreamer 1.x (gst-launch-1.0, base/good/bad/ugly/libav plugins and development headers),"
-  say "  mosquitto (and mosquitto_pub), nats-server, socat, ffmpeg/ffprobe, udevadm, chromium (/usr/bin/chromium), sqlite3 headers, aws CLI, python3, make, a C++ compiler."
+  say "  mosquitto (and mosquitto_pub), nats-server, socat, ffmpeg/ffprobe, udevadm, chromium (/usr/bin/chromium), sqlite3 headers, aws CLI, python3 with gi and GstRtspServer (tests), make, a C++ compiler."
 fi
 
 # ---------------------------------------------------------------------------

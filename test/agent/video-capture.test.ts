@@ -1,8 +1,12 @@
 // Capture through GStreamer: the pipeline descriptions the agent builds for each kind of source
-// (pure), and a real videotestsrc → x264enc → matroskamux pipeline read back as frames.
+// (pure), a real videotestsrc → x264enc → matroskamux pipeline read back as frames, and a real
+// RTSP camera (gst-rtsp-server) that goes away and comes back.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
+import { freePorts } from '../../bench/lib/processes.js';
 import { buildCapturePipeline, chooseEncoder } from '../../video/gstreamer/pipeline.js';
 import { GstCapture, type CapturedFrame } from '../../video/gstreamer/capture.js';
 import { availableEncoders } from '../../video/gstreamer/encoders.js';
@@ -98,4 +102,54 @@ test.serial('an RTSP camera that does not answer: the pipeline produces nothing,
   t.true(capture.counters.restarts >= 2, `restarts: ${capture.counters.restarts}`);
   t.regex(capture.counters.lastError!, /^rtspsrc\d+: /, capture.counters.lastError!);
   t.is(capture.counters.frames, 0);
+});
+
+/** An IP camera on this machine (test/helpers/rtsp-camera.py, gst-rtsp-server); resolves once it listens. */
+async function startRtspCamera(t: ExecutionContext, port: number) {
+  // Debian's python3, which has the GObject bindings (python3-gi), whatever python3 is first on PATH.
+  const camera = spawn('/usr/bin/python3', [new URL('../helpers/rtsp-camera.py', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => camera.kill('SIGKILL'));
+  let output = '';
+  camera.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await Promise.race([
+    (async () => {
+      while (!output.includes('ready')) await new Promise((resolve) => setTimeout(resolve, 50));
+    })(),
+    once(camera, 'exit').then(([code]) => {
+      throw new Error(`the RTSP camera exited (${String(code)}) before it listened`);
+    }),
+  ]);
+  return camera;
+}
+
+test.serial('an RTSP camera that goes away is rebuilt until it is back, then its frames flow again (passed through, keyframe first)', async (t) => {
+  const [port] = await freePorts(1);
+  let camera = await startRtspCamera(t, port!);
+  const url = `rtsp://127.0.0.1:${port}/stream1`;
+  const description = buildCapturePipeline({ source: { type: 'rtsp', url }, encoder: 'passthrough', fragmentSeconds: 1 });
+  const capture = new GstCapture({ description: () => description, noDataTimeoutMs: 1000, minBackoffMs: 100, maxBackoffMs: 500 });
+  t.teardown(() => capture.stop());
+  const frames: CapturedFrame[] = [];
+  capture.onFrame((frame) => frames.push(frame));
+  capture.start();
+  const until = async (what: string, condition: () => boolean, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last error: ${capture.counters.lastError}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  await until('30 frames from the camera', () => frames.length >= 30);
+  t.true(frames[0]!.keyframe, 'the first frame handed out is a keyframe');
+
+  camera.kill('SIGKILL');
+  await once(camera, 'exit');
+  const restartsAtLoss = capture.counters.restarts;
+  await until('the capture to be rebuilt twice while the camera is away', () => capture.counters.restarts >= restartsAtLoss + 2);
+  const framesWhileAway = frames.length;
+
+  camera = await startRtspCamera(t, port!);
+  await until('30 more frames after the camera came back', () => frames.length >= framesWhileAway + 30, 30_000);
+  t.true(frames[framesWhileAway]!.keyframe, 'the first frame after the camera came back is a keyframe');
+  t.regex(capture.counters.lastError ?? '', /rtspsrc|no data|Could not|EOS|end of stream/i);
 });

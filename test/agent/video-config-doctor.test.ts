@@ -2,12 +2,14 @@
 // parsers over the tools' output, and `rivulet agent doctor`'s report on this machine.
 
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parseAgentConfig } from '../../agent/config.js';
 import { captureSourceFor } from '../../agent/video/camera-source.js';
 import { bestFormat, parseDeviceMonitor, parseV4l2CardName, parseV4l2Formats } from '../../hardware/camera/discovery.js';
-import { doctorReport } from '../../cli/agent-doctor.js';
+import { AGENT_BIN_PATH } from '../helpers/server-process.js';
 import { tempDir } from './helpers.js';
 
 const BASE = { deviceId: 'rig-1', server: { url: 'http://127.0.0.1:4567' }, dataDir: '/var/lib/rivulet' };
@@ -106,11 +108,12 @@ test('gst-device-monitor output: device path, name and media types', (t) => {
   ]);
 });
 
-test('agent doctor reports GStreamer, the encoders found, and the pipeline each configured camera would run', async (t) => {
+test('rivulet-agent doctor reports GStreamer, the encoders found, and the pipeline each configured camera would run', async (t) => {
   const dir = await tempDir(t);
   const configFile = join(dir, 'agent.json');
   await writeFile(configFile, JSON.stringify({ ...BASE, cameras: [{ name: 'demo', source: { type: 'test' }, stream: 'demo-cam', fps: 10 }, { name: 'pi', source: { type: 'libcamera' }, stream: 'pi-cam', encoder: 'v4l2h264enc' }] }));
-  const report = await doctorReport(configFile);
+  // The command as a device runs it: the compiled rivulet-agent, through its #! line.
+  const { stdout: report } = await promisify(execFile)(AGENT_BIN_PATH, ['doctor', '--config', configFile]);
   t.regex(report, /^GStreamer: \d+\.\d+\.\d+$/m);
   t.regex(report, /^H\.264 encoders: v4l2h264enc (yes|no), x264enc yes$/m);
   t.regex(report, /^sources: v4l2src yes, libcamerasrc (yes|no), rtspsrc yes, videotestsrc yes$/m);
