@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteStreamCommand, DescribeStreamCommand } from '@aws-sdk/client-kinesis-video';
+import { ListFragmentsCommand } from '@aws-sdk/client-kinesis-video-archived-media';
 import { PutMediaRequestError, PutMediaSessionClosedError, openPutMedia } from '../../agent/video/put-media-client.js';
 import { ACK_ERROR_IDS, AckLineReader, encodeAck, type Ack } from '../../ingest-server/video-streams/acks.js';
 import type { MkvBlock, MkvTrack } from '../../video/mkv/model.js';
@@ -78,6 +79,24 @@ test('fragments the limits refuse get ERROR with their AWS ids, in order, and th
     buffering(7000), received(7000), { EventType: 'PERSISTED', FragmentTimecode: 7000, FragmentNumber: 'n' },
     buffering(8000), error(8000, ACK_ERROR_IDS.MORE_THAN_ALLOWED_TRACKS_FOUND),
   ]);
+});
+
+test('a producer timestamp past what an epoch millisecond can hold gets ERROR 4007; the fragment is not stored and the session goes on', async (t) => {
+  const { url } = await startVideoServer(t);
+  const { video, archived } = videoClients(url, 'http1.1', t);
+  await createVideoStream(video, 'clockless');
+  // RELATIVE timecodes count from the producer's start: one close to the largest exact epoch ms overflows it.
+  const acks = await putBytes(
+    { endpoint: url, streamName: 'clockless', timecodeType: 'RELATIVE', producerStartTimestampMs: Number.MAX_SAFE_INTEGER - 10 },
+    Buffer.concat([writeMkvHeader([VIDEO]), writeCluster(1000, frames(1)), writeCluster(2000, frames(1))]),
+  );
+  t.deepEqual(acks, [
+    { EventType: 'BUFFERING', FragmentTimecode: 1000 },
+    { EventType: 'ERROR', FragmentTimecode: 1000, ErrorId: ACK_ERROR_IDS.INVALID_PRODUCER_TIMESTAMP },
+    { EventType: 'BUFFERING', FragmentTimecode: 2000 },
+    { EventType: 'ERROR', FragmentTimecode: 2000, ErrorId: ACK_ERROR_IDS.INVALID_PRODUCER_TIMESTAMP },
+  ]);
+  t.deepEqual((await archived.send(new ListFragmentsCommand({ StreamName: 'clockless' }))).Fragments, []);
 });
 
 test('bytes that are not Matroska get ERROR 4006 and the server ends the session', async (t) => {
