@@ -69,10 +69,15 @@ test.serial('link down while the camera runs: the spool keeps the fragments, the
   const returned = events.flatMap((event) => (event.type === 'cluster' ? [event.cluster] : []));
   t.is(returned.length, held.size);
   for (const cluster of returned) t.deepEqual(cluster.bytes, held.get(cluster.timecode), `fragment ${cluster.timecode}`);
-  // The producer's tags follow each cluster: the device id and the camera's configured tags.
-  const producerTags = events.flatMap((event) => (event.type === 'tags' ? event.tags : [])).filter((tag) => tag.name === 'site' || tag.name === 'RIVULET_DEVICE_ID');
-  t.true(producerTags.some((tag) => tag.name === 'site' && tag.value === 'north'));
-  t.true(producerTags.some((tag) => tag.name === 'RIVULET_DEVICE_ID' && tag.value === 'cam-rig'));
+  // The producer's tags follow every cluster (before the next fragment's header): the device id and the camera's configured tags.
+  const tagsAfter = new Map<number, Record<string, string | Uint8Array>>();
+  let after: number | undefined;
+  for (const event of events) {
+    if (event.type === 'header') after = undefined;
+    else if (event.type === 'cluster') after = event.cluster.timecode;
+    else if (event.type === 'tags' && after !== undefined) tagsAfter.set(after, { ...tagsAfter.get(after), ...Object.fromEntries(event.tags.map((tag) => [tag.name, tag.value])) });
+  }
+  for (const cluster of returned) t.like(tagsAfter.get(cluster.timecode), { site: 'north', RIVULET_DEVICE_ID: 'cam-rig' }, `tags after fragment ${cluster.timecode}`);
 });
 
 /** The server (startServer, from the sources through tsx) in a process of its own, on a fixed port and data dir, so it can be killed. */
