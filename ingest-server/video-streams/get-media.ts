@@ -11,7 +11,7 @@ import { Input } from '../protocol/input.js';
 import type { FragmentInfo, StoredFragment, VideoStreamState } from '../storage/video-store.js';
 import type { VideoStreamsContext } from './context.js';
 import { FRAGMENT_NUMBER_RULE } from './fragment-number.js';
-import { fragmentTags, progressTags } from './media-tags.js';
+import { GetMediaError, errorTags, fragmentTags, progressTags } from './media-tags.js';
 import { streamFor } from './streams.js';
 
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -20,6 +20,9 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 const MAX_READERS_PER_STREAM = 3;
 // Fragments read from the store at a time: bounds memory, keeps the socket busy.
 const BATCH = 4;
+// A live reader waiting for fragments checks this often that its stream still exists (a deleted
+// stream gets no more appends to wake it).
+const STREAM_CHECK_MS = 2000;
 
 const START_SELECTOR_TYPES = ['FRAGMENT_NUMBER', 'SERVER_TIMESTAMP', 'PRODUCER_TIMESTAMP', 'NOW', 'EARLIEST', 'CONTINUATION_TOKEN'] as const;
 
@@ -102,8 +105,19 @@ async function follow(ctx: VideoStreamsContext, stream: VideoStreamState, start:
       const seen = appended;
       if (next.length === 0) next = await ctx.store.fragmentsAfter(stream.uid, after, BATCH);
       if (next.length === 0) {
-        if (appended === seen) await new Promise<void>((resolve) => (wake = resolve));
+        if (appended === seen) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, STREAM_CHECK_MS);
+          });
+          clearTimeout(timer);
+        }
         wake = undefined;
+        if (appended === seen && (await ctx.store.getStream(stream.name))?.uid !== stream.uid) {
+          await out.write([writeTags(errorTags(GetMediaError.FragmentNotFound))]);
+          return;
+        }
         continue;
       }
       for (const fragment of inOrder(await ctx.store.readFragments(stream.uid, next.map((info) => info.number)), next)) {
@@ -119,6 +133,10 @@ async function follow(ctx: VideoStreamsContext, stream: VideoStreamState, start:
       after = next[next.length - 1]!.number;
       next = [];
     }
+  } catch (error) {
+    // The response has begun: the failure can only be told in the stream itself, as AWS does.
+    ctx.log.error('GetMedia stopped', { stream: stream.name, error });
+    await out.write([writeTags(errorTags(GetMediaError.Internal))]).catch(() => undefined);
   } finally {
     unwatch();
     ctx.closing.signal.removeEventListener('abort', onClosing);

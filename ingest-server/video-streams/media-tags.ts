@@ -15,7 +15,23 @@ export const MediaTag = {
   ProducerSideTimestamp: 'AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP',
   MillisBehindNow: 'AWS_KINESISVIDEO_MILLIS_BEHIND_NOW',
   ContinuationToken: 'AWS_KINESISVIDEO_CONTINUATION_TOKEN',
+  ErrorCode: 'AWS_KINESISVIDEO_ERROR_CODE',
+  ErrorId: 'AWS_KINESISVIDEO_ERROR_ID',
 } as const;
+
+/** Why a GetMedia response stopped early, with AWS's ids and descriptions. */
+export const GetMediaError = {
+  FragmentNotFound: { id: 4000, description: 'Requested fragment is not found' },
+  Internal: { id: 5000, description: 'Internal error' },
+} as const;
+
+/** The tags that end a GetMedia response cut short: the error's description and id. */
+export function errorTags(error: { id: number; description: string }): SimpleTag[] {
+  return [
+    { name: MediaTag.ErrorCode, value: error.description },
+    { name: MediaTag.ErrorId, value: String(error.id) },
+  ];
+}
 
 /** Epoch seconds with milliseconds, the way the tags carry timestamps: "1726677687.758". */
 export function tagTimestamp(ms: number): string {

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ListFragmentsCommand } from '@aws-sdk/client-kinesis-video-archived-media';
 import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
+import { DeleteStreamCommand, DescribeStreamCommand } from '@aws-sdk/client-kinesis-video';
 import type { MkvEvent } from '../../video/mkv/model.js';
+import { MkvStreamReader } from '../../video/mkv/stream-reader.js';
 import { TRANSPORTS, startVideoServer, videoClients, type Transport, type VideoClients } from '../helpers/video.js';
 import { FRAGMENTS, FRAMES, cameraFile, clustersOf, createVideoStream, putBytes, readUntil, tagValue } from './media.js';
 
@@ -128,6 +130,26 @@ for (const transport of TRANSPORTS) {
     const [live] = fragmentsOf((await reading).events);
     t.is(live!.number, firstNew);
     t.is(live!.producerTimestamp, ((START_MS + 60_000) / 1000).toFixed(3));
+  });
+
+  test(`a live GetMedia whose stream is deleted ends with AWS's error tags (4000) instead of waiting forever [${transport}]`, async (t) => {
+    const { clients } = await cameraStream(t, transport);
+    const media = await clients.media.send(new GetMediaCommand({ StreamName: 'camera', StartSelector: { StartSelectorType: 'EARLIEST' } }));
+    const events: MkvEvent[] = [];
+    const reading = (async () => {
+      const reader = new MkvStreamReader();
+      for await (const chunk of media.Payload as AsyncIterable<Uint8Array>) events.push(...reader.push(chunk));
+    })();
+    // Everything stored is read, then the call tails; the stream goes away under it.
+    while (events.filter((event) => event.type === 'cluster').length < FRAGMENTS) await new Promise((resolve) => setTimeout(resolve, 20));
+    const { StreamInfo } = await clients.video.send(new DescribeStreamCommand({ StreamName: 'camera' }));
+    await clients.video.send(new DeleteStreamCommand({ StreamARN: StreamInfo!.StreamARN! }));
+    await reading;
+    const last = events.at(-1)!;
+    t.is(last.type, 'tags');
+    const tags = last.type === 'tags' ? last.tags : [];
+    t.is(tagValue(tags, 'AWS_KINESISVIDEO_ERROR_ID'), '4000');
+    t.is(tagValue(tags, 'AWS_KINESISVIDEO_ERROR_CODE'), 'Requested fragment is not found');
   });
 
   test(`a fourth concurrent GetMedia on a stream is refused with ClientLimitExceededException, an unknown stream with ResourceNotFoundException [${transport}]`, async (t) => {
