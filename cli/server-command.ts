@@ -81,7 +81,7 @@ export function withServerOptions(command: Command): Command {
     .addOption(new Option('--tls-cert <file>', 'PEM certificate; serves HTTPS with ALPN h2 and http/1.1'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert'))
     .addOption(new Option('--encryption-keys <file>', 'JSON file of keys for StartStreamEncryption: {"keys":[{"keyId":"alias/x","key":"<32 bytes hex or base64>"}]}'))
-    .addOption(new Option('--enforce-throughput', "enforce AWS's per-shard limits (1 MiB/s and 1000 records/s in, 2 MiB/s and 5 calls/s out)"))
+    .addOption(new Option('--enforce-throughput', "enforce AWS's quotas: per shard 1 MiB/s and 1000 records/s in, 2 MiB/s and 5 calls/s out; per video stream 5 PutMedia connections/s, 5 fragments/s and 12.5 MB/s in, 25 MB/s out"))
     .addOption(new Option('--shard-limit <count>', 'open shards allowed across all streams').default(500).argParser(positiveInteger))
     .addOption(new Option('--state-change-ms <ms>', 'how long streams stay CREATING/UPDATING after a change').default(0).argParser(positiveInteger))
     .addOption(new Option('--region <region>', 'region used in ARNs').default('us-east-1'))

@@ -15,6 +15,7 @@ import { serveKinesis, type EndpointStats } from './data-streams/endpoint.js';
 import { retentionCutoff } from './data-streams/shards.js';
 import { Subscriptions } from './data-streams/subscriptions.js';
 import { ThroughputLimiter } from './data-streams/throughput.js';
+import { VideoThroughputLimiter } from './video-streams/throughput.js';
 import { isAdminPath, serveAdmin, type AdminContext } from './devices/admin-api.js';
 import { authorize, namedResource } from './devices/authorization.js';
 import { DeviceConnections } from './devices/connections.js';
@@ -172,6 +173,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // From the data-stream store, which every node shares: a session opened on one node plays on any.
     playbackSecret: await store.secret('kvs-playback-session'),
     ...(verifySigned ? { verify: (request) => verifySigned(request).principal } : {}),
+    ...(options.enforceThroughput ? { throughput: new VideoThroughputLimiter() } : {}),
     closing: { signal: videoClosing.signal },
   };
   const channels = new JsonChannelStore(options.dataDir);

@@ -2,6 +2,7 @@ import type { Logger } from '../../lib/log.js';
 import type { Principal } from '../devices/authorization.js';
 import type { VideoStore } from '../storage/video-store.js';
 import type { PutMediaLimits } from './put-media.js';
+import type { VideoThroughputLimiter } from './throughput.js';
 
 /** Settings an operator can change; defaults follow AWS. */
 export interface VideoStreamsSettings {
@@ -37,6 +38,8 @@ export interface VideoStreamsContext {
    * declared x-amz-content-sha256 is checked. Names the signer, for the authorizer.
    */
   verify?: (request: SignedVideoRequest) => Principal;
+  /** AWS's per-stream PutMedia and GetMedia quotas; only with --enforce-throughput. */
+  throughput?: VideoThroughputLimiter;
   /** Resolves once every PutMedia and GetMedia call has ended; set while the server shuts down. */
   readonly closing: { signal: AbortSignal };
 }

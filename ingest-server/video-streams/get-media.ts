@@ -5,6 +5,7 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeTags } from '../../video/mkv/writer.js';
 import { ClientLimitExceededException, InvalidArgumentException, ValidationException } from '../protocol/errors.js';
 import { Input } from '../protocol/input.js';
@@ -121,6 +122,8 @@ async function follow(ctx: VideoStreamsContext, stream: VideoStreamState, start:
         continue;
       }
       for (const fragment of inOrder(await ctx.store.readFragments(stream.uid, next.map((info) => info.number)), next)) {
+        const wait = ctx.throughput?.readDelayMs(stream.uid, fragment.header.length + fragment.cluster.length + fragment.producerTags.length) ?? 0;
+        if (wait > 0) await sleep(wait);
         await out.write([
           fragment.header,
           writeTags(fragmentTags(fragment, 'get-media')),

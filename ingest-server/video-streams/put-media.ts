@@ -7,6 +7,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { header as headerValue } from '../../lib/sigv4.js';
 import type { Logger } from '../../lib/log.js';
 import type { MkvCluster, MkvEvent, MkvHeader } from '../../video/mkv/model.js';
@@ -71,6 +72,7 @@ export async function putMedia(ctx: VideoStreamsContext, request: Request, respo
     StreamARN: headerValue(request.headers, 'x-amzn-stream-arn'),
   });
   const timing = readTiming(request);
+  ctx.throughput?.admitPutMedia(stream.uid, stream.name);
   const limits = { ...DEFAULT_PUT_MEDIA_LIMITS, ...ctx.settings.putMediaLimits };
   response.writeHead(200, { 'content-type': 'application/json' });
   // Producers wait for the status line before streaming (kvssink after its 100-continue).
@@ -251,6 +253,9 @@ class MediaSession {
     if (this.queuedFragments > MAX_QUEUED_FRAGMENTS) this.request.pause();
     this.enqueue(async () => {
       try {
+        // Over the stream's quota the fragment waits, and the request is read no faster.
+        const wait = this.ctx.throughput?.fragmentDelayMs(this.stream.uid, held.cluster.bytes.length) ?? 0;
+        if (wait > 0) await sleep(wait);
         const stored = await this.ctx.store.appendFragment(this.stream.uid, {
           header: held.header.bytes,
           cluster: held.cluster.bytes,
