@@ -74,6 +74,8 @@ export interface ServerOptions {
   videoSettings?: Partial<Omit<VideoStreamsSettings, 'region' | 'accountId'>>;
   /** The clock; tests move it to see retention and iterator expiry. */
   now?: () => number;
+  /** How often expired records and fragments are trimmed; 60 s unless given (tests shorten it to watch retention act). */
+  retentionSweepMs?: number;
   /** Port of the MQTT broker (on `host`, over TLS when `tls` is given); needs mqttConfigFile. */
   mqttPort?: number;
   /** JSON file of MQTT topic → stream routes: {"routes":[{"topic":"meters/+/reading","stream":"meters","partitionKey":"{2}"}]}. */
@@ -290,7 +292,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const trimmer = setInterval(() => {
     void trimExpired(ctx).catch((error) => log.warn('retention trim failed', { error }));
     void trimExpiredVideo(videoCtx).catch((error) => log.warn('video retention trim failed', { error }));
-  }, TRIM_INTERVAL_MS);
+  }, options.retentionSweepMs ?? TRIM_INTERVAL_MS);
   trimmer.unref();
   if (!credentials) log.warn('no --credentials given: requests are not authenticated; listening on loopback only', { host });
   log.info('server listening', { url: listener.url, dataDir: options.dataDir, authenticated: Boolean(credentials), ...(nats ? { store: options.natsStore!.servers.join(',') } : {}) });

@@ -22,11 +22,11 @@ import {
 } from '@aws-sdk/client-kinesis-video';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { silentLogger } from '../../lib/log.js';
-import { SqliteVideoStore } from '../../ingest-server/storage/sqlite/video-store.js';
-import { trimExpiredVideo } from '../../ingest-server/video-streams/retention.js';
+import { ListFragmentsCommand } from '@aws-sdk/client-kinesis-video-archived-media';
+import { writeCluster, writeMkvHeader } from '../../video/mkv/writer.js';
 import { rejectsWith } from '../helpers/kinesis.js';
 import { startVideoServer, TEST_CREDENTIALS, videoClients, videoTest } from '../helpers/video.js';
+import { putBytes } from './media.js';
 
 async function describe(video: KinesisVideoClient, name: string): Promise<StreamInfo> {
   return (await video.send(new DescribeStreamCommand({ StreamName: name }))).StreamInfo!;
@@ -209,28 +209,30 @@ test('with credentials, only correctly signed Kinesis Video requests are served'
   t.is((await signedPutMedia('wrong')).headers.get('x-amzn-errortype'), 'InvalidSignatureException');
 });
 
-test('retention trims each stream by its own DataRetentionInHours; 0 keeps fragments for a minute', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'rivulet-kvs-retention-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const videoStore = new SqliteVideoStore(dir);
-  const server = await startVideoServer(t, { videoStore });
-  const { video } = videoClients(server.url, 'http1.1', t);
+test('retention trims each stream by its own DataRetentionInHours, on the server\'s own schedule; 0 keeps fragments for a minute', async (t) => {
+  const { url, clock } = await startVideoServer(t, { retentionSweepMs: 100 });
+  const { video, archived } = videoClients(url, 'http1.1', t);
   await video.send(new CreateStreamCommand({ StreamName: 'hour', DataRetentionInHours: 1 }));
   await video.send(new CreateStreamCommand({ StreamName: 'none' }));
-  const now = server.clock.now();
-  const put = async (name: string, ageMs: number) => {
-    const state = (await videoStore.getStream(name))!;
-    const serverTimestampMs = now - ageMs;
-    return videoStore.appendFragment(state.uid, { header: randomBytes(50), cluster: randomBytes(500), producerTags: new Uint8Array(), producerTimestampMs: serverTimestampMs, serverTimestampMs, durationMs: 1000 });
+  const put = async (name: string, producerMs: number) => {
+    const acks = await putBytes({ endpoint: url, streamName: name, timecodeType: 'ABSOLUTE' }, Buffer.concat([writeMkvHeader([{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC' }]), writeCluster(producerMs, [{ track: 1, timecode: 0, keyframe: true, data: randomBytes(500) }])]));
+    return acks.find((ack) => ack.EventType === 'PERSISTED')!.FragmentNumber!;
   };
-  const hourOld = await put('hour', 3_600_000 + 1000);
-  const recent = await put('hour', 59 * 60_000);
-  const noneOld = await put('none', 61_000);
-  const noneNew = await put('none', 30_000);
+  const listed = async (name: string) => ((await archived.send(new ListFragmentsCommand({ StreamName: name }))).Fragments ?? []).map((fragment) => fragment.FragmentNumber!).sort();
+  const t0 = clock.now();
+  const hourOld = await put('hour', t0);
+  const noneOld = await put('none', t0);
+  clock.advance(30 * 60_000);
+  const hourRecent = await put('hour', t0 + 1000);
+  clock.advance(31 * 60_000);
+  const noneRecent = await put('none', t0 + 1000);
 
-  await trimExpiredVideo({ store: videoStore, settings: { region: 'us-east-1', accountId: '000000000000' }, log: silentLogger, now: server.clock.now, closing: { signal: new AbortController().signal } });
-  const numbers = async (name: string) => (await videoStore.fragmentsAfter((await videoStore.getStream(name))!.uid, undefined, 10)).map((info) => info.number);
-  t.deepEqual(await numbers('hour'), [recent.number]);
-  t.deepEqual(await numbers('none'), [noneNew.number]);
-  t.false([hourOld.number, noneOld.number].some((number) => number === recent.number || number === noneNew.number));
+  // 61 minutes after the first puts: the server's sweep removes what its stream no longer keeps.
+  const deadline = Date.now() + 10_000;
+  while ((await listed('hour')).length > 1 || (await listed('none')).length > 1) {
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.deepEqual(await listed('hour'), [hourRecent], `${hourOld} is past the hour`);
+  t.deepEqual(await listed('none'), [noneRecent], `${noneOld} is past the minute`);
 });
