@@ -32,7 +32,12 @@ async function setup(t: ExecutionContext, stream: string) {
   const spool = await FragmentSpool.open({ dir: join(dir, 'video'), cameras: [{ name: 'cam', maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000, onFull: 'drop-oldest' }] });
   t.teardown(() => spool.close());
   const listed = async () => (await archived.send(new ListFragmentsCommand({ StreamName: stream }))).Fragments!.map((each) => each.ProducerTimestamp!.getTime()).sort((a, b) => a - b);
-  return { dir, url, spool, listed };
+  /** Producer timestamps in the order the server stored them (by fragment number). */
+  const storageOrder = async (name: string) =>
+    (await archived.send(new ListFragmentsCommand({ StreamName: name }))).Fragments!
+      .sort((a, b) => (BigInt(a.FragmentNumber!) < BigInt(b.FragmentNumber!) ? -1 : 1))
+      .map((each) => each.ProducerTimestamp!.getTime());
+  return { dir, url, spool, listed, storageOrder };
 }
 
 async function drained(spool: FragmentSpool, timeoutMs = 20_000): Promise<void> {
@@ -45,16 +50,20 @@ async function drained(spool: FragmentSpool, timeoutMs = 20_000): Promise<void> 
 
 for (const [order, sessions] of [['live-first', 2], ['oldest-first', 1]] as [UploadOrder, number][]) {
   test(`a spooled backlog is uploaded ${order} on ${sessions} session(s), each fragment once, removed from the spool only once PERSISTED`, async (t) => {
-    const { spool, url, listed } = await setup(t, `backlog-${order}`);
+    const { spool, url, listed, storageOrder } = await setup(t, `backlog-${order}`);
     const start = Date.now() - 60_000;
-    const timecodes = Array.from({ length: 8 }, (_, index) => start + index * 1000);
+    const timecodes = Array.from({ length: 20 }, (_, index) => start + index * 1000);
     for (const timecode of timecodes) await spool.add('cam', fragment(timecode));
     const uploader = new VideoUploader({ spool, cameras: [{ name: 'cam', stream: `backlog-${order}` }], endpoint: url, order });
     t.teardown(() => uploader.stop());
     uploader.start();
     await drained(spool);
     t.deepEqual(await listed(), timecodes);
-    t.like(uploader.stats('cam'), { persisted: 8, quarantined: 0, droppedByServer: 0, failedSessions: 0 });
+    t.like(uploader.stats('cam'), { persisted: 20, quarantined: 0, droppedByServer: 0, failedSessions: 0 });
+    // Storage order (fragment numbers): live first puts the newest fragment ahead of the backlog's tail; oldest first keeps capture order.
+    const stored = await storageOrder(`backlog-${order}`);
+    if (order === 'live-first') t.true(stored.indexOf(timecodes.at(-1)!) < stored.length - 5, `newest stored at ${stored.indexOf(timecodes.at(-1)!)} of ${stored.length}`);
+    else t.deepEqual(stored, timecodes);
     // A fragment spooled now goes out on the live session that is still open.
     await spool.add('cam', fragment(start + 30_000));
     await drained(spool);
