@@ -21,7 +21,7 @@
 // fragment is quarantined, as sending it again cannot succeed; anything else (5000/5001, stream
 // not active, key errors, unknown ids) → the session is closed and reopened after a backoff, and
 // the fragment is sent again. A lost connection (server killed, link cut) does the same: every
-// fragment not PERSISTED is sent again on the next session.
+// fragment not PERSISTED goes out again on a later session, once checked (below).
 //
 // Exactly once: a fragment is never lost (it stays spooled until PERSISTED) and never stored
 // twice. A fragment sent whose ack never came (the connection broke, the ack timeout fired, or the
