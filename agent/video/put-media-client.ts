@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import { signRequest } from '../../lib/sigv4.js';
+import { readWireError } from '../../lib/wire-error.js';
 import { AckLineReader, type Ack } from '../../ingest-server/video-streams/acks.js';
 
 /** Where and how to open a PutMedia session. */
@@ -96,18 +97,9 @@ export async function openPutMedia(options: PutMediaOptions): Promise<PutMediaSe
 async function requestError(response: http.IncomingMessage): Promise<PutMediaRequestError> {
   const chunks: Buffer[] = [];
   for await (const chunk of response) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  let body: { __type?: unknown; message?: unknown; Message?: unknown } = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON (a proxy's page, say): the status and the text are all there is.
-  }
   const typeHeader = response.headers['x-amzn-errortype'];
-  const wireType = typeof body.__type === 'string' ? body.__type : typeof typeHeader === 'string' ? typeHeader : `HTTP${response.statusCode}`;
-  const message = typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : text;
-  // Some services qualify the type ("prefix#Name") or append details after a colon.
-  return new PutMediaRequestError(wireType.replace(/^.*#/, '').replace(/:.*$/, ''), message, response.statusCode ?? 0);
+  const error = readWireError(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), typeof typeHeader === 'string' ? typeHeader : undefined);
+  return new PutMediaRequestError(error.name, error.message, response.statusCode ?? 0);
 }
 
 /**

@@ -3,6 +3,7 @@
 // not be stored; the uploader asks before sending it again, so the stream never holds it twice.
 // ABSOLUTE timecodes make the producer timestamp the capture's epoch ms, unique per camera.
 
+import { readWireError } from '../../lib/wire-error.js';
 import { signedPost } from '../signed-post.js';
 
 export interface StoredFragmentsQuery {
@@ -53,11 +54,12 @@ export async function storedTimecodes(query: StoredFragmentsQuery): Promise<Set<
       service: 'kinesisvideo',
       timeoutMs: query.timeoutMs ?? 10_000,
     });
-    const parsed = parseAnswer(answer.body);
     if (answer.status !== 200) {
-      throw new ListFragmentsError(String(parsed.__type ?? `HTTP ${answer.status}`), String(parsed.message ?? answer.body.slice(0, 200)));
+      const error = readWireError(answer.status, answer.body);
+      throw new ListFragmentsError(error.name, error.message);
     }
-    for (const fragment of (parsed.Fragments as { ProducerTimestamp?: number }[] | undefined) ?? []) {
+    const parsed = JSON.parse(answer.body) as { Fragments?: { ProducerTimestamp?: number }[]; NextToken?: unknown };
+    for (const fragment of parsed.Fragments ?? []) {
       const timecode = Math.round((fragment.ProducerTimestamp ?? NaN) * 1000);
       if (wanted.has(timecode)) found.add(timecode);
     }
@@ -66,11 +68,3 @@ export async function storedTimecodes(query: StoredFragmentsQuery): Promise<Set<
   return found;
 }
 
-function parseAnswer(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
