@@ -10,6 +10,7 @@ import { freePorts } from '../../bench/lib/processes.js';
 import { buildCapturePipeline, chooseEncoder } from '../../video/gstreamer/pipeline.js';
 import { GstCapture, type CapturedFrame } from '../../video/gstreamer/capture.js';
 import { availableEncoders } from '../../video/gstreamer/encoders.js';
+import { waitFor } from './helpers.js';
 
 test('a V4L2 camera with native H.264 is passed through; MJPEG and raw are decoded and encoded', (t) => {
   const h264 = { type: 'v4l2', device: '/dev/video0', format: 'h264' } as const;
@@ -132,24 +133,17 @@ test.serial('an RTSP camera that goes away is rebuilt until it is back, then its
   const frames: CapturedFrame[] = [];
   capture.onFrame((frame) => frames.push(frame));
   capture.start();
-  const until = async (what: string, condition: () => boolean, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last error: ${capture.counters.lastError}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  await until('30 frames from the camera', () => frames.length >= 30);
+  await waitFor(() => frames.length >= 30, 20_000, '30 frames from the camera');
   t.true(frames[0]!.keyframe, 'the first frame handed out is a keyframe');
 
   camera.kill('SIGKILL');
   await once(camera, 'exit');
   const restartsAtLoss = capture.counters.restarts;
-  await until('the capture to be rebuilt twice while the camera is away', () => capture.counters.restarts >= restartsAtLoss + 2);
+  await waitFor(() => capture.counters.restarts >= restartsAtLoss + 2, 20_000, 'the capture to be rebuilt twice while the camera is away');
   const framesWhileAway = frames.length;
 
   camera = await startRtspCamera(t, port!);
-  await until('30 more frames after the camera came back', () => frames.length >= framesWhileAway + 30, 30_000);
+  await waitFor(() => frames.length >= framesWhileAway + 30, 30_000, '30 more frames after the camera came back');
   t.true(frames[framesWhileAway]!.keyframe, 'the first frame after the camera came back is a keyframe');
   t.regex(capture.counters.lastError ?? '', /rtspsrc|no data|Could not|EOS|end of stream/i);
 });

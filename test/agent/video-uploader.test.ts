@@ -14,7 +14,7 @@ import { writeCluster, writeMkvHeader, writeTags } from '../../video/mkv/writer.
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startVideoServer, videoClients } from '../helpers/video.js';
 import { createVideoStream } from '../video-streams/media.js';
-import { tempDir } from './helpers.js';
+import { tempDir, waitFor } from './helpers.js';
 
 const HEADER = writeMkvHeader([{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC' }]);
 
@@ -88,15 +88,6 @@ test('a fragment the server cannot parse is quarantined; the fragments before an
   t.deepEqual(await readdir(join(dir, 'video', 'cam', 'quarantine')), [`${start + 1000}.mkv`]);
 });
 
-/** Waits until the server holds `count` fragments of the stream. */
-async function stored(listed: () => Promise<number[]>, count: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await listed()).length < count) {
-    if (Date.now() > deadline) throw new Error(`the server holds ${(await listed()).length} fragments, not ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 test('acks lost after the server stored the fragments: the ack timeout ends the session, ListFragments finds them stored, none is sent twice', async (t) => {
   const { spool, url, listed } = await setup(t, 'lost-acks');
   const proxy = await startTcpProxy(t, { port: Number(new URL(url).port) });
@@ -110,7 +101,7 @@ test('acks lost after the server stored the fragments: the ack timeout ends the 
   proxy.dropPutMediaResponses = true;
   const unacknowledged = [1000, 2000, 3000].map((offset) => start + offset);
   for (const timecode of unacknowledged) await spool.add('cam', fragment(timecode));
-  await stored(listed, 4);
+  await waitFor(async () => (await listed()).length >= 4, 20_000, 'the server to hold 4 fragments');
   t.is(spool.stats('cam').fragments, 3, 'not acknowledged, so still spooled');
   proxy.dropPutMediaResponses = false;
   await drained(spool);
@@ -131,7 +122,7 @@ test('an agent stopped between the server storing fragments and their acks: at s
   await drained(spool);
   proxy.dropPutMediaResponses = true;
   for (const offset of [1000, 2000]) await spool.add('cam', fragment(start + offset));
-  await stored(listed, 3);
+  await waitFor(async () => (await listed()).length >= 3, 20_000, 'the server to hold 3 fragments');
   await first.stop(100);
   await spool.add('cam', fragment(start + 3000));
 
